@@ -1,0 +1,174 @@
+"""One error shape for the whole API: {"error": {"code", "message", "message_en", "fields"}}.
+
+`message` is Japanese, `message_en` English; `code` is stable and machine-readable. Services raise
+`ApiError` (or a subclass of Django's ValidationError); the DRF exception handler and the Django
+404/500 handlers below all render through `error_payload`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+# code: (ja, en). Codes are part of the API contract: add, never rename.
+MESSAGES: dict[str, tuple[str, str]] = {
+    "validation_error": ("入力内容に誤りがあります。", "Some fields are invalid."),
+    "malformed_json": ("リクエスト本文のJSONを解析できません。", "The request body is not valid JSON."),
+    "unsupported_media_type": ("このContent-Typeには対応していません。application/json を使ってください。",
+                               "Unsupported Content-Type; send application/json."),
+    "not_authenticated": ("認証が必要です。Authorization: Bearer <token> を付けてください。",
+                          "Authentication required: send Authorization: Bearer <token>."),
+    "invalid_token": ("トークンが無効か、期限切れか、この自治体のものではありません。",
+                      "The token is invalid, expired, revoked, or belongs to another municipality."),
+    "invalid_credentials": ("ユーザー名またはパスワードが違います。", "Wrong username or password."),
+    "account_locked": ("ログインの失敗が続いたため、一時的にロックされています。しばらくしてから再度お試しください。",
+                       "Too many failed sign-ins; the account is locked for a while."),
+    "permission_denied": ("この操作を行う権限がありません。", "You do not have permission to do this."),
+    "not_found": ("見つかりません。", "Not found."),
+    "unknown_host": ("このホスト名に対応する自治体はありません。", "No municipality is served on this host name."),
+    "invalid_host": ("ホスト名が不正です。", "The Host header is not allowed."),
+    "municipality_suspended": ("この自治体のサービスは現在停止されています。",
+                               "This municipality's service is suspended."),
+    "method_not_allowed": ("このメソッドは使えません。", "This HTTP method is not allowed here."),
+    "not_acceptable": ("要求された形式では応答できません。", "Cannot respond in the requested format."),
+    "rate_limited": ("リクエストが多すぎます。しばらくしてから再度お試しください。",
+                     "Too many requests; please retry later."),
+    "server_error": ("サーバーでエラーが発生しました。時間をおいて再度お試しください。",
+                     "Internal server error; please retry later."),
+    "conflict": ("既に存在します。", "It already exists."),
+    "service_unavailable": ("サービスが一時的に利用できません。", "The service is temporarily unavailable."),
+    "bad_request": ("不正なリクエストです。", "Bad request."),
+}
+
+
+class ApiError(Exception):
+    """A 4xx a service or view raises on purpose, with a stable code and bilingual message."""
+
+    def __init__(
+        self,
+        code: str,
+        *,
+        status_code: int = 400,
+        message: str | None = None,
+        message_en: str | None = None,
+        fields: dict[str, list[str]] | None = None,
+    ) -> None:
+        default_ja, default_en = MESSAGES.get(code, (code, code))
+        self.code = code
+        self.status_code = status_code
+        self.message = message or default_ja
+        self.message_en = message_en or default_en
+        self.fields = fields or {}
+        super().__init__(f"{code}: {self.message_en}")
+
+
+def error_payload(code: str, *, message: str | None = None, message_en: str | None = None,
+                  fields: dict[str, Any] | None = None) -> dict[str, Any]:
+    default_ja, default_en = MESSAGES.get(code, (code, code))
+    return {
+        "error": {
+            "code": code,
+            "message": message or default_ja,
+            "message_en": message_en or default_en,
+            "fields": fields or {},
+        }
+    }
+
+
+def error_response(code: str, status_code: int, **kwargs: Any) -> JsonResponse:
+    response = JsonResponse(error_payload(code, **kwargs), status=status_code,
+                            json_dumps_params={"ensure_ascii": False})
+    return response
+
+
+def _flatten_fields(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """DRF nests errors for nested serializers and lists; clients get dotted field paths."""
+    fields: dict[str, list[str]] = {}
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            if key == "non_field_errors" and prefix == "":
+                name = "non_field_errors"
+            fields.update(_flatten_fields(value, name))
+    elif isinstance(detail, list):
+        if all(not isinstance(item, (dict, list)) for item in detail):
+            fields[prefix or "non_field_errors"] = [str(item) for item in detail]
+        else:
+            for index, item in enumerate(detail):
+                fields.update(_flatten_fields(item, f"{prefix}.{index}" if prefix else str(index)))
+    else:
+        fields[prefix or "non_field_errors"] = [str(detail)]
+    return {key: value for key, value in fields.items() if value}
+
+
+_DRF_CODES: list[tuple[type[exceptions.APIException], str]] = [
+    (exceptions.ParseError, "malformed_json"),
+    (exceptions.UnsupportedMediaType, "unsupported_media_type"),
+    (exceptions.NotAuthenticated, "not_authenticated"),
+    (exceptions.AuthenticationFailed, "invalid_token"),
+    (exceptions.PermissionDenied, "permission_denied"),
+    (exceptions.NotFound, "not_found"),
+    (exceptions.MethodNotAllowed, "method_not_allowed"),
+    (exceptions.NotAcceptable, "not_acceptable"),
+    (exceptions.Throttled, "rate_limited"),
+]
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, ApiError):
+        return Response(
+            error_payload(exc.code, message=exc.message, message_en=exc.message_en, fields=exc.fields),
+            status=exc.status_code,
+        )
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    if isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    # Imported here: rest_framework.views imports the authentication classes, which import services
+    # that raise ApiError from this module.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # unexpected exception: Django's handler500 renders the JSON 500
+
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = error_payload("validation_error", fields=_flatten_fields(exc.detail))
+        response.status_code = status.HTTP_400_BAD_REQUEST
+        return response
+
+    code = next((name for cls, name in _DRF_CODES if isinstance(exc, cls)), None)
+    detail_code = getattr(getattr(exc, "detail", None), "code", None)
+    if detail_code in MESSAGES and detail_code not in {"error", "invalid"}:
+        code = detail_code  # a view raised e.g. AuthenticationFailed(code="account_locked")
+    if code is None:
+        code = "server_error" if response.status_code >= 500 else "bad_request"
+    fields: dict[str, Any] = {}
+    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        fields = {"retry_after_seconds": [str(int(exc.wait))]}
+    response.data = error_payload(code, fields=fields)
+    return response
+
+
+# Django-level handlers, for everything DRF does not see (unknown URLs, uncaught errors).
+def handler404(request, exception=None):
+    return error_response("not_found", 404)
+
+
+def handler500(request):
+    return error_response("server_error", 500)
+
+
+def handler403(request, exception=None):
+    return error_response("permission_denied", 403)
+
+
+def handler400(request, exception=None):
+    return error_response("validation_error", 400, message="不正なリクエストです。", message_en="Bad request.")

@@ -1,0 +1,49 @@
+"""The Celery app. tenant-schemas-celery stamps the current schema on every task sent and switches
+the worker's connection to it before the task runs, so tasks are written tenant-unaware."""
+from __future__ import annotations
+
+import os
+
+from celery import bootsteps
+from tenant_schemas_celery.app import CeleryApp as TenantAwareCeleryApp
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "superapp.settings")
+
+app = TenantAwareCeleryApp("superapp")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+def _apply_connection_reuse() -> None:
+    # Celery's Django fixup reads this literal key; under the CELERY_ namespace it would be renamed.
+    from django.conf import settings
+
+    app.conf.CELERY_DB_REUSE_MAX = settings.CELERY_DB_REUSE_MAX
+
+
+app.on_after_configure.connect(lambda **_: _apply_connection_reuse(), weak=False)
+
+
+class HeartbeatStep(bootsteps.StartStopStep):
+    """Writes this worker's heartbeat to Redis so /healthz can tell whether any worker is alive
+    without a broadcast round-trip on every probe."""
+
+    requires = {"celery.worker.components:Timer"}
+
+    def start(self, worker):
+        from superapp.health import worker_heartbeat
+
+        worker_heartbeat(worker.hostname)
+        from django.conf import settings
+
+        self._timer = worker.timer.call_repeatedly(
+            settings.CELERY_HEARTBEAT_SECONDS, worker_heartbeat, (worker.hostname,), priority=10
+        )
+
+    def stop(self, worker):
+        timer = getattr(self, "_timer", None)
+        if timer is not None:
+            timer.cancel()
+
+
+app.steps["worker"].add(HeartbeatStep)
