@@ -41,9 +41,12 @@ class HeartbeatStep(bootsteps.StartStopStep):
         )
 
     def stop(self, worker):
+        from superapp.health import worker_gone
+
         timer = getattr(self, "_timer", None)
         if timer is not None:
             timer.cancel()
+        worker_gone(worker.hostname)
 
 
 app.steps["worker"].add(HeartbeatStep)

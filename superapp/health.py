@@ -12,7 +12,10 @@ import redis
 from django.conf import settings
 from django.db import connection
 
-HEARTBEAT_KEY = "superapp:celery:heartbeats"
+
+
+def _heartbeat_key() -> str:
+    return f"{settings.CACHES['default']['KEY_PREFIX']}:celery:heartbeats"
 
 
 @lru_cache(maxsize=1)
@@ -24,13 +27,13 @@ def worker_heartbeat(hostname: str) -> None:
     client = _redis()
     now = time.time()
     pipe = client.pipeline()
-    pipe.zadd(HEARTBEAT_KEY, {hostname: now})
-    pipe.zremrangebyscore(HEARTBEAT_KEY, 0, now - 24 * 3600)
+    pipe.zadd(_heartbeat_key(), {hostname: now})
+    pipe.zremrangebyscore(_heartbeat_key(), 0, now - 24 * 3600)
     pipe.execute()
 
 
 def worker_gone(hostname: str) -> None:
-    _redis().zrem(HEARTBEAT_KEY, hostname)
+    _redis().zrem(_heartbeat_key(), hostname)
 
 
 def check_database() -> str | None:
@@ -53,7 +56,7 @@ def check_redis() -> str | None:
 def check_celery() -> str | None:
     try:
         fresh_since = time.time() - settings.CELERY_HEALTH_STALE_SECONDS
-        alive = _redis().zcount(HEARTBEAT_KEY, fresh_since, "+inf")
+        alive = _redis().zcount(_heartbeat_key(), fresh_since, "+inf")
     except Exception as exc:  # noqa: BLE001
         return type(exc).__name__
     return None if alive else "no_worker_heartbeat"

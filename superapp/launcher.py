@@ -22,6 +22,7 @@ Django is never imported here: the environment must be complete before any Djang
 """
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import http.client
 import json
@@ -224,6 +225,7 @@ def start_embedded_redis(redis_dir: Path, persist: bool, stack: ExitStack) -> tu
              "--dir", str(redis_dir.absolute()), *save, "--appendonly", "no"],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             process_group=0,  # the terminal's Ctrl-C must not stop Redis before the apps using it
+            preexec_fn=die_with_launcher,
         )
     child = Child("redis", proc)
     stack.callback(stop_children, [child])
@@ -284,9 +286,16 @@ def start_child(spec: ChildSpec, env: dict[str, str]) -> Child:
         spec.argv, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL,
         # Own process group: the terminal's Ctrl-C reaches only us, we stop children in order and
         # can kill a child's whole tree (gunicorn workers, celery pool processes).
-        process_group=0,
+        process_group=0, preexec_fn=die_with_launcher,
     )
     return Child(spec.name, proc)
+
+
+def die_with_launcher() -> None:
+    """In the forked child: get SIGTERM when the launcher dies, even by SIGKILL (Linux only)."""
+    if sys.platform == "linux":
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def stop_children(children: list[Child], grace: float = STOP_GRACE_SECONDS) -> None:

@@ -72,6 +72,8 @@ PUBLIC_SCHEMA_NAME = "public"
 # prepare_tenant_template` creates and migrates it and must run on every deploy.
 TENANT_BASE_SCHEMA = "tenant_template"
 TENANT_CREATION_FAKES_MIGRATIONS = True
+# Without this django-tenants sends `SET search_path` before every statement, not once per request.
+TENANT_LIMIT_SET_CALLS = True
 TENANT_HOST_CACHE_SECONDS = int(os.environ.get("TENANT_HOST_CACHE_SECONDS", "30"))
 
 MIDDLEWARE = [
@@ -126,7 +128,8 @@ CACHES = {
     "default": {
         "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": REDIS_URL,
-        "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "superapp"),
+        # Parallel test workers (pytest-xdist) share one Redis; each gets its own key space.
+        "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "superapp") + os.environ.get("PYTEST_XDIST_WORKER", ""),
         # Every cache key carries the schema name, so municipalities never read each other's entries.
         "KEY_FUNCTION": "django_tenants.cache.make_key",
         "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
@@ -219,7 +222,7 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_DEFAULT_QUEUE", "default")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_RESULT_EXPIRES = 3600
 # tenant-schemas-celery: without this every task looked its tenant up again (79 vs 239 inserts/s).

@@ -23,6 +23,12 @@ _IP_RESOLVER = _IdentResolver()
 class ClientAddressThrottle(SimpleRateThrottle):
     """Per-client-address rate limit on a named scope; the cache key is tenant-prefixed by the cache."""
 
+    def get_rate(self):
+        # Read at request time (DRF's class attribute is frozen at import), so settings can change it.
+        from rest_framework.settings import api_settings
+
+        return api_settings.DEFAULT_THROTTLE_RATES[self.scope]
+
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 

@@ -26,4 +26,5 @@ class Command(BaseCommand):
                     f"{municipality.name}（{municipality.code}）を停止しました。データは保持されます。"
                     f" / Suspended {municipality.code}; its data is kept."))
         except ApiError as exc:
-            raise CommandError(f"{exc.message} / {exc.message_en}") from None
+            details = "; ".join(" ".join(messages) for messages in exc.fields.values())
+            raise CommandError(f"{exc.message} / {exc.message_en} {details}") from None
