@@ -48,5 +48,8 @@ class HeartbeatStep(bootsteps.StartStopStep):
             timer.cancel()
         worker_gone(worker.hostname)
 
+    # A cold shutdown (second Ctrl-C, SIGQUIT) terminates steps instead of stopping them.
+    terminate = stop
+
 
 app.steps["worker"].add(HeartbeatStep)

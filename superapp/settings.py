@@ -170,6 +170,8 @@ USE_TZ = True
 # --- Static and media ---------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
+# Before `collectstatic` (tests, a first `manage.py` run) serve straight from the apps' static dirs.
+WHITENOISE_USE_FINDERS = not STATIC_ROOT.exists()
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 # Uploaded files land under MEDIA_ROOT/<schema>/...
