@@ -4,6 +4,8 @@ from __future__ import annotations
 from django.utils import timezone
 from rest_framework import serializers
 
+from superapp.api.fields import StrictCharField
+
 from ..models import District, User
 from ..roles import ALL_ROLES
 from ..selectors import user_role_names
@@ -16,8 +18,8 @@ class DistrictOutput(serializers.ModelSerializer):
 
 
 class DistrictInput(serializers.Serializer):
-    name = serializers.CharField(max_length=100, trim_whitespace=True)
-    kana = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    name = StrictCharField(max_length=100, trim_whitespace=True)
+    kana = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
 
 
 class MeOutput(serializers.ModelSerializer):
@@ -35,9 +37,9 @@ class MeOutput(serializers.ModelSerializer):
 class ProfileInput(serializers.Serializer):
     """Fields a resident may set; all optional (PATCH semantics)."""
 
-    nickname = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    nickname = StrictCharField(max_length=50, required=False, allow_blank=True)
     district = serializers.PrimaryKeyRelatedField(queryset=District.objects.all(), required=False, allow_null=True)
-    interests = serializers.ListField(child=serializers.CharField(max_length=32), required=False, max_length=20)
+    interests = serializers.ListField(child=StrictCharField(max_length=32), required=False, max_length=20)
     birth_year = serializers.IntegerField(required=False, allow_null=True, min_value=1900)
     language = serializers.ChoiceField(choices=User.Language.choices, required=False)
 
@@ -48,11 +50,11 @@ class ProfileInput(serializers.Serializer):
 
 
 class ResidentCreateInput(ProfileInput):
-    device_label = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    device_label = StrictCharField(max_length=100, required=False, allow_blank=True, default="")
 
 
 class TokenOutput(serializers.Serializer):
-    token = serializers.CharField()
+    token = StrictCharField()
     token_expires_at = serializers.DateTimeField()
 
 
@@ -61,9 +63,9 @@ class ResidentCreateOutput(TokenOutput):
 
 
 class StaffTokenInput(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
-    password = serializers.CharField(max_length=256, trim_whitespace=False)
-    device_label = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    username = StrictCharField(max_length=150)
+    password = StrictCharField(max_length=256, trim_whitespace=False)
+    device_label = StrictCharField(max_length=100, required=False, allow_blank=True, default="")
 
 
 class StaffTokenOutput(TokenOutput):
