@@ -316,7 +316,7 @@ def usage_events_record(*, user: User, events: list[UsageEventInput]) -> int:
     """Stores a batch of usage events in one INSERT, or nothing: every event's mini-app must be in
     this municipality's catalog and its time within the last 30 days (a day of clock skew allowed)."""
     if len(events) > USAGE_BATCH_LIMIT:
-        raise ApiError("usage_batch_too_large", status_code=413)
+        raise ApiError("usage_batch_too_large", status_code=400)
     if not events:
         return 0
     now = timezone.now()
@@ -335,29 +335,37 @@ def usage_events_record(*, user: User, events: list[UsageEventInput]) -> int:
         raise ApiError("validation_error", fields=errors)
     # unnest() turns three arrays into rows: one statement with a fixed number of parameters,
     # whatever the batch size, and no model instances (the batch is the hot path of every app launch).
+    # received_at is the database's clock, the one the aggregation's cut-off is taken from.
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {UsageEvent._meta.db_table} "
             "(occurred_at, received_at, miniapp_id, kind, user_id, district_id, age_band) "
-            "SELECT t.at, %s, t.miniapp, t.kind, %s, %s, %s "
+            "SELECT t.at, statement_timestamp(), t.miniapp, t.kind, %s, %s, %s "
             "FROM unnest(%s::timestamptz[], %s::varchar[], %s::smallint[]) AS t(at, miniapp, kind)",
-            [now, user.pk, user.district_id, age_band_lower(user.birth_year),
+            [user.pk, user.district_id, age_band_lower(user.birth_year),
              [event.at for event in events], [event.miniapp for event in events], [event.kind for event in events]],
         )
     return len(events)
 
 
 # Events are counted once no transaction can still be inserting them: a batch's received_at is
-# taken just before its INSERT, so anything older than this margin is committed or gone.
+# the start of its single INSERT statement, so anything older than this margin is committed or gone.
 AGGREGATION_MARGIN = timedelta(minutes=2)
+
+
+def _database_now() -> datetime:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement_timestamp()")
+        return cursor.fetchone()[0]
 
 
 @transaction.atomic
 def usage_aggregate(*, now: datetime | None = None) -> list[str]:
     """Rebuilds UsageDaily for every local day that gained events since the last run. A day is
     recomputed whole from the events (delete + insert), so the figures are exact (distinct
-    residents included) and a second run changes nothing. Returns the days rebuilt (ISO dates)."""
-    cutoff = (now or timezone.now()) - AGGREGATION_MARGIN
+    residents included) and a second run changes nothing. Returns the days rebuilt (ISO dates).
+    `now` defaults to the database's clock, which also stamped the events."""
+    cutoff = (now or _database_now()) - AGGREGATION_MARGIN
     state, _ = UsageAggregationState.objects.select_for_update().get_or_create(pk=1)
     since = state.received_until
     if since is not None and since >= cutoff:
