@@ -6,12 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from django.db import connection
 from django.db.models import Q, Sum
 
 from accounts.models import User
 from superapp.api.errors import ApiError
 
 from .attributes import age_band_label
+from .cache import generation
 from .catalog.models import ExternalMiniApp
 from .manifest import CATEGORY_NAMES, Category, Manifest
 from .models import CatalogEntry, HomeLayout, MiniAppGrant, UsageDaily
@@ -141,51 +143,81 @@ def _layouts(user: User | None) -> tuple[list[str] | None, list[str] | None]:
     """(the resident's own favourites or None, the municipality's default or None) in one query."""
     condition = Q(user__isnull=True) | Q(user=user) if user is not None else Q(user__isnull=True)
     own = default = None
-    for layout in HomeLayout.objects.filter(condition).only("user_id", "favourites"):
-        if layout.user_id is None:
-            default = layout.favourites
+    for user_id, favourites in HomeLayout.objects.filter(condition).values_list("user_id", "favourites"):
+        if user_id is None:
+            default = favourites
         else:
-            own = layout.favourites
+            own = favourites
     return own, default
 
 
-def default_favourites(available: list[CatalogItem], default: list[str] | None) -> list[str]:
-    ids = {item.id for item in available}
+def default_favourites(available_ids: tuple[str, ...], default: list[str] | None) -> list[str]:
     if default is not None:
+        ids = set(available_ids)
         return [miniapp_id for miniapp_id in default if miniapp_id in ids]
-    return [item.id for item in available[:FALLBACK_FAVOURITES]]
+    return list(available_ids[:FALLBACK_FAVOURITES])
+
+
+@dataclass(frozen=True)
+class HomeCatalog:
+    """What every resident of a municipality shares on the home screen: the available mini-apps
+    in catalog order and their category groups, ready to render (never mutated once built)."""
+
+    ids: tuple[str, ...]
+    id_set: frozenset[str]
+    categories: tuple[dict, ...]
+
+
+def _build_home_catalog() -> HomeCatalog:
+    available = [item for item in catalog_items() if item.available]
+    by_category: dict[str, list[dict]] = {category: [] for category in Category.values}
+    for item in available:
+        by_category[item.category].append(item_payload(item))
+    ids = tuple(item.id for item in available)
+    return HomeCatalog(ids=ids, id_set=frozenset(ids), categories=tuple(
+        {"id": category, "name": CATEGORY_NAMES[category][0], "name_en": CATEGORY_NAMES[category][1],
+         "miniapps": miniapps}
+        for category, miniapps in by_category.items()))
+
+
+# schema name → (catalog generation, catalog); see miniapps.cache.
+_home_catalogs: dict[str, tuple[tuple[str, str], HomeCatalog]] = {}
+
+
+def home_catalog() -> HomeCatalog:
+    """The municipality's home-screen catalog, from this process's memory while the catalog
+    generation in Redis is unchanged (no query), else rebuilt from the database (one query)."""
+    current = generation()
+    schema = connection.schema_name
+    if current is not None:
+        cached = _home_catalogs.get(schema)
+        if cached is not None and cached[0] == current:
+            return cached[1]
+    catalog = _build_home_catalog()
+    if current is not None:
+        _home_catalogs[schema] = (current, catalog)
+    return catalog
 
 
 def home_screen(*, user: User) -> dict:
     """Enabled mini-apps grouped by category (the six categories, always in the same order) and the
     resident's ordered favourites: their own, or the municipality's default until they arrange
-    theirs. Favourites that were disabled since are left out. Two queries whatever the catalog size."""
-    available = [item for item in catalog_items() if item.available]
+    theirs. Favourites that were disabled since are left out. One query for the layouts, plus one
+    for the catalog when it changed since this process last read it."""
+    catalog = home_catalog()
     own, default = _layouts(user)
-    ids = {item.id for item in available}
     if own is not None:
-        favourites, source = [miniapp_id for miniapp_id in own if miniapp_id in ids], "resident"
+        favourites, source = [miniapp_id for miniapp_id in own if miniapp_id in catalog.id_set], "resident"
     else:
-        favourites, source = default_favourites(available, default), "default"
-    by_category: dict[str, list[dict]] = {category: [] for category in Category.values}
-    for item in available:
-        by_category[item.category].append(item_payload(item))
-    return {
-        "favourites": favourites,
-        "layout": source,
-        "categories": [
-            {"id": category, "name": CATEGORY_NAMES[category][0], "name_en": CATEGORY_NAMES[category][1],
-             "miniapps": miniapps}
-            for category, miniapps in by_category.items()
-        ],
-    }
+        favourites, source = default_favourites(catalog.ids, default), "default"
+    return {"favourites": favourites, "layout": source, "categories": catalog.categories}
 
 
 def home_default_layout() -> tuple[list[str], bool]:
     """The municipality's default favourites and whether staff set them (else the fallback)."""
-    available = [item for item in catalog_items() if item.available]
+    ids = tuple(item.id for item in catalog_items() if item.available)
     _own, default = _layouts(None)
-    return default_favourites(available, default), default is not None
+    return default_favourites(ids, default), default is not None
 
 
 # --- Consent ----------------------------------------------------------------------------------

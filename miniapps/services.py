@@ -18,6 +18,7 @@ from accounts.services import audit_record
 from superapp.api.errors import ApiError
 
 from . import selectors, sso
+from .cache import catalog_changed
 from .attributes import ATTRIBUTE_LABELS, ATTRIBUTE_NAMES, age_band_lower, resident_attribute_values
 from .catalog.models import ExternalMiniApp
 from .manifest import ICON_NAME_RE, MINIAPP_ID_MAX_LENGTH, MINIAPP_ID_RE, RESERVED_IDS, Category
@@ -73,6 +74,7 @@ def catalog_entry_update(*, miniapp_id: str, acting_user: User, enabled: bool | 
     if enabled is not None and entry.enabled != enabled:
         entry.enabled = enabled
         entry.save(update_fields=["enabled", "updated_at"])
+        catalog_changed()
         audit_record(actor=acting_user, action="miniapp.enabled" if enabled else "miniapp.disabled", target=entry,
                      data={"miniapp": miniapp_id})
     return selectors.catalog_item_get(miniapp_id=miniapp_id)
@@ -92,6 +94,7 @@ def catalog_add_external(*, miniapp_id: str, acting_user: User, enabled: bool = 
             "既にこの自治体のカタログにあります / Already in this municipality's catalog"]})
     last = max((item.sort_order for item in selectors.catalog_items()), default=0)
     entry = CatalogEntry.objects.create(miniapp_id=miniapp_id, external=app, enabled=enabled, sort_order=last + 10)
+    catalog_changed()
     audit_record(actor=acting_user, action="miniapp.added", target=entry,
                  data={"miniapp": miniapp_id, "publisher": app.publisher.code})
     return selectors.catalog_item_get(miniapp_id=miniapp_id)
@@ -111,6 +114,7 @@ def catalog_reorder(*, order: list[str], acting_user: User) -> list[selectors.Ca
          for miniapp_id, position in positions.items()],
         update_conflicts=True, unique_fields=["miniapp_id"], update_fields=["sort_order"],
     )
+    catalog_changed()
     audit_record(actor=acting_user, action="miniapp.reordered", data={"order": [*order, *rest]})
     return selectors.catalog_items()
 
@@ -189,6 +193,7 @@ def external_miniapp_create(*, publisher, slug: str, acting_user: User, **fields
         raise ApiError("conflict", status_code=409, fields={"id": [
             f"ID「{slug}」は既に使われています / The id '{slug}' is taken"]})
     app = ExternalMiniApp.objects.create(slug=slug, publisher=publisher, status=ExternalMiniApp.Status.DRAFT, **fields)
+    catalog_changed(shared=True)
     audit_record(actor=acting_user, action="external_miniapp.created", target=app, data={"miniapp": slug})
     return app
 
@@ -204,6 +209,7 @@ def external_miniapp_update(*, app: ExternalMiniApp, acting_user: User, **change
         setattr(app, name, value)
     if changed:
         app.save(update_fields=[*changed, "updated_at"])
+        catalog_changed(shared=True)
         audit_record(actor=acting_user, action="external_miniapp.updated", target=app,
                      data={"miniapp": app.slug, "fields": sorted(changed)})
     return app
@@ -221,6 +227,7 @@ def external_miniapp_set_status(*, app: ExternalMiniApp, status: str, acting_use
         if status == ExternalMiniApp.Status.PUBLISHED and app.published_at is None:
             app.published_at = timezone.now()
         app.save(update_fields=["status", "published_at", "updated_at"])
+        catalog_changed(shared=True)
         audit_record(actor=acting_user, action="external_miniapp.status_changed", target=app,
                      data={"miniapp": app.slug, "before": before, "after": status})
     return app
