@@ -170,3 +170,65 @@ def test_query_counts(saga, districts):
     admin.get("/api/v1/staff/announcements/")
     with assert_num_queries(5):  # search_path, token, roles, count, page
         admin.get("/api/v1/staff/announcements/")
+
+
+# --- Console ------------------------------------------------------------------------------------
+def _console(tenant, username):
+    from tests.base import TEST_PASSWORD
+
+    client = TenantApiClient(tenant.host)
+    assert client.post("/console/login/", {"username": username, "password": TEST_PASSWORD}).status_code == 302
+    return client
+
+
+def _local(hours: int) -> str:
+    return timezone.localtime(timezone.now() + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M")
+
+
+def test_console_publish_edit_and_withdraw(saga, districts):
+    kankou, _ = districts
+    console = _console(saga, "disaster_staff@saga.example")
+    assert console.get("/console/announcements/new/").status_code == 200
+    form = {"title": "避難所開設のお知らせ", "body": "勧興公民館を開設しました。", "starts_at": _local(-1),
+            "ends_at": _local(12), "audience": "district", "district": kankou.pk, "show_as_popup": "on"}
+    bad = console.post("/console/announcements/new/", {**form, "district": ""})
+    assert bad.status_code == 400 and "校区向けのお知らせには校区を指定してください" in bad.content.decode()
+    created = console.post("/console/announcements/new/", form)
+    assert created.status_code == 302 and created["Location"] == "/console/announcements/"
+    listing = console.get("/console/announcements/").content.decode()
+    assert "避難所開設のお知らせ" in listing and "掲載中" in listing
+    with saga.schema():
+        from miniapps.announcements.models import Announcement
+
+        announcement = Announcement.objects.get(title="避難所開設のお知らせ")
+        assert announcement.show_as_popup and announcement.district_id == kankou.pk
+    resident = _resident(saga, district=kankou)
+    assert resident.get("/api/v1/announcements/").json()[0]["title"] == "避難所開設のお知らせ"
+    edited = console.post(f"/console/announcements/{announcement.pk}/", {**form, "title": "避難所開設（更新）"})
+    assert edited.status_code == 302
+    assert resident.get("/api/v1/announcements/").json()[0]["title"] == "避難所開設（更新）"
+    assert console.post(f"/console/announcements/{announcement.pk}/delete/").status_code == 302
+    assert resident.get("/api/v1/announcements/").json() == []
+    assert console.get(f"/console/announcements/{announcement.pk}/").status_code == 404
+
+
+@pytest.mark.parametrize("username", ["teacher@saga.example", "community_moderator@saga.example"])
+def test_console_needs_the_manifests_roles(saga, username):
+    announcement = _publish(saga, title="x")
+    console = _console(saga, username)
+    assert console.get("/console/announcements/").status_code == 403
+    assert console.post(f"/console/announcements/{announcement.pk}/delete/").status_code == 403
+    with saga.schema():
+        from miniapps.announcements.models import Announcement
+
+        assert Announcement.objects.filter(pk=announcement.pk).exists()
+
+
+def test_console_another_municipalitys_session_and_ids(saga, kanzaki):
+    theirs = _publish(kanzaki, title="神埼の")
+    console = _console(saga, "admin@saga.example")
+    assert console.get(f"/console/announcements/{theirs.pk}/").status_code == 404
+    assert console.post(f"/console/announcements/{theirs.pk}/delete/").status_code == 404
+    foreign = _console(kanzaki, "admin@kanzaki.example")
+    foreign.defaults["HTTP_HOST"] = saga.host
+    assert foreign.get("/console/announcements/").status_code == 302  # to the login page
