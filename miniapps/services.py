@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
@@ -63,7 +63,8 @@ def home_layout_set(*, user: User, favourites: list[str]) -> list[str]:
 def _entry_for(item: selectors.CatalogItem) -> CatalogEntry:
     entry = CatalogEntry.objects.select_for_update().filter(miniapp_id=item.id).first()
     if entry is None:  # a built-in mini-app gets its row the first time staff change it
-        entry = CatalogEntry.objects.create(miniapp_id=item.id, enabled=item.enabled, sort_order=item.sort_order)
+        entry, _ = CatalogEntry.objects.get_or_create(
+            miniapp_id=item.id, defaults={"enabled": item.enabled, "sort_order": item.sort_order})
     return entry
 
 
@@ -93,7 +94,13 @@ def catalog_add_external(*, miniapp_id: str, acting_user: User, enabled: bool = 
         raise ApiError("conflict", status_code=409, fields={"id": [
             "既にこの自治体のカタログにあります / Already in this municipality's catalog"]})
     last = max((item.sort_order for item in selectors.catalog_items()), default=0)
-    entry = CatalogEntry.objects.create(miniapp_id=miniapp_id, external=app, enabled=enabled, sort_order=last + 10)
+    try:
+        with transaction.atomic():
+            entry = CatalogEntry.objects.create(miniapp_id=miniapp_id, external=app, enabled=enabled,
+                                                sort_order=last + 10)
+    except IntegrityError:  # a concurrent request added it first
+        raise ApiError("conflict", status_code=409, fields={"id": [
+            "既にこの自治体のカタログにあります / Already in this municipality's catalog"]}) from None
     catalog_changed()
     audit_record(actor=acting_user, action="miniapp.added", target=entry,
                  data={"miniapp": miniapp_id, "publisher": app.publisher.code})
@@ -189,10 +196,16 @@ def external_miniapp_create(*, publisher, slug: str, acting_user: User, **fields
         raise _invalid("id", "英小文字で始まる英小文字・数字・ハイフンの50文字以内です",
                        "Lowercase letters, digits and single hyphens, starting with a letter, at most 50 characters")
     fields = _clean_external(fields)
+    taken = ApiError("conflict", status_code=409, fields={"id": [
+        f"ID「{slug}」は既に使われています / The id '{slug}' is taken"]})
     if slug in registry or ExternalMiniApp.objects.filter(slug=slug).exists():
-        raise ApiError("conflict", status_code=409, fields={"id": [
-            f"ID「{slug}」は既に使われています / The id '{slug}' is taken"]})
-    app = ExternalMiniApp.objects.create(slug=slug, publisher=publisher, status=ExternalMiniApp.Status.DRAFT, **fields)
+        raise taken
+    try:
+        with transaction.atomic():
+            app = ExternalMiniApp.objects.create(slug=slug, publisher=publisher, status=ExternalMiniApp.Status.DRAFT,
+                                                 **fields)
+    except IntegrityError:  # another municipality took the id a moment ago
+        raise taken from None
     catalog_changed(shared=True)
     audit_record(actor=acting_user, action="external_miniapp.created", target=app, data={"miniapp": slug})
     return app
@@ -243,8 +256,9 @@ class LaunchResult:
 
 def _grant(user: User, miniapp_id: str) -> MiniAppGrant:
     grant = MiniAppGrant.objects.select_for_update().filter(user=user, miniapp_id=miniapp_id).first()
-    if grant is None:
-        grant = MiniAppGrant.objects.create(user=user, miniapp_id=miniapp_id, subject=uuid.uuid4())
+    if grant is None:  # first launch (get_or_create survives a concurrent first launch)
+        grant, _ = MiniAppGrant.objects.get_or_create(user=user, miniapp_id=miniapp_id,
+                                                      defaults={"subject": uuid.uuid4()})
     return grant
 
 
