@@ -396,7 +396,7 @@ def combine(results: list[WrkResult]) -> dict:
         "p99_ms": statistics.median(r.p99_ms for r in results),
         "rps_min": min(rates),
         "rps_max": max(rates),
-        "rps_spread_pct": (max(rates) - min(rates)) / median_rps * 100 if median_rps else None,
+        "rps_spread_pct": (max(rates) - min(rates)) / median_rps * 100 if median_rps and len(rates) > 1 else None,
         "requests": sum(r.requests for r in results),
         "bytes_per_response": round(statistics.median(r.bytes_per_response for r in results), 1),
         "errors": errors,
