@@ -171,6 +171,10 @@ def run(ctx: lib.Context) -> dict:
         for index in range(missing):
             _onboard(path="clone", code=next(codes), label=f"bench-fleet-{index + 1}", clock=clock)
         tenants = tenant_qs.count()
+        stale = [schema for schema in tenant_qs.values_list("schema_name", flat=True) if not lib.schema_is_current(schema)]
+        if stale:
+            raise lib.BenchError(f"tenants not migrated: {', '.join(sorted(stale))}. This scenario times the no-op "
+                                 "deploy and will not migrate your data: run `make migrate` first.")
         ctx.log(f"{tenants} tenants in the database ({missing} added for this); timing migrate_schemas --tenant")
         one_schema = tenant_qs.order_by("schema_name").values_list("schema_name", flat=True).first()
         for run_index in range(migrate_runs):
