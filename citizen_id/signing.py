@@ -82,6 +82,7 @@ def signing_key() -> SigningKey:
     key = SigningKey(row.kid, _unseal(row))
     with _lock:
         _signing_cache[schema] = (now + KEY_CACHE_SECONDS, key)
+        _verify_cache[(schema, row.kid)] = (now + KEY_CACHE_SECONDS, key.private_key.public_key())
     return key
 
 
