@@ -16,6 +16,10 @@ from citizen_id.jpki.profile import ProfileError, parse_birth_date
 class Command(BaseCommand):
     help = "Write card.der / card.pem / card.key.pem for a test card issued by the demo CA (jpki_demo_ca)."
 
+    # Runs before the first migration of a fresh demo, when JPKI_TRUST_ANCHORS already names the
+    # file this command is about to write (the anchor check would fail).
+    requires_system_checks: list = []
+
     def add_arguments(self, parser):
         parser.add_argument("--name", required=True, help="氏名, e.g. 佐賀 花子")
         parser.add_argument("--address", required=True, help="住所, e.g. 佐賀県佐賀市栄町1番1号")
