@@ -308,7 +308,7 @@ def citizen_qr_verify(*, token: str, purpose: str, staff: User, client_ip: str |
         if not cache.add(f"citizen-id:qr-used:{claims.nonce}", 1, timeout=claims.exp - now + CLOCK_SKEW_SECONDS):
             raise _qr_error("qr_replayed", "このQRコードは読み取り済みです。新しいQRコードを表示してもらってください",
                             "this QR was already scanned; ask for a fresh one", 409)
-        citizen = CitizenId.objects.filter(reference=claims.reference).first()
+        citizen = next(iter(CitizenId.objects.filter(reference=claims.reference)[:1]), None)  # unique: no ORDER BY
     if citizen is None or citizen.status != CitizenId.Status.ACTIVE or (
             citizen.card_not_after is not None and citizen.card_not_after <= timezone.now()):
         raise _qr_error("citizen_id_revoked", "この市民証は失効しているか、本人確認のやり直しが必要です",

@@ -208,7 +208,11 @@ def _http(ctx: lib.Context, schema: str, host: str, staff_token: str, reference:
 
 
 def run(ctx: lib.Context) -> dict:
-    lib.quiet_app_logs() if hasattr(lib, "quiet_app_logs") else None
+    if hasattr(lib, "quiet_app_logs"):
+        lib.quiet_app_logs()
+    # The bench's tokens live TOKEN_TTL seconds (they are made before the run); the scan service in
+    # this process and the gunicorn server must both accept that lifetime.
+    settings.CITIZEN_ID_QR_TTL_SECONDS = TOKEN_TTL
     schema, host = _ensure_tenant()
     staff, staff_token, reference = _ensure_people(schema)
     in_process, service_queries = _in_process(ctx, schema, staff, reference)

@@ -406,3 +406,13 @@ def test_card_qr_query_counts(saga, citizen):
     card = _issue_card(saga, citizen["reference"]).json()
     with assert_num_queries(5):  # search_path, token, roles, card + citizen, key by kid
         assert admin.get(f"/api/v1/staff/citizen-id/card-qrs/{card['id']}/").status_code == 200
+
+
+def test_card_qr_issue_and_revoke_query_counts(saga, citizen):
+    admin = saga.client("admin")
+    _qr(saga)  # the municipality's signing key exists and is cached
+    admin.get("/api/v1/me/")
+    with assert_num_queries(8):  # search_path, token, roles, citizen; savepoint, insert, audit, release
+        card = _issue_card(saga, citizen["reference"]).json()
+    with assert_num_queries(8):  # search_path, token, roles, card + citizen; savepoint, update, audit, release
+        assert admin.delete(f"/api/v1/staff/citizen-id/card-qrs/{card['id']}/").status_code == 200

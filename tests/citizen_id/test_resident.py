@@ -178,3 +178,20 @@ def test_maintenance_runs_as_a_celery_task_per_municipality(saga, jpki, settings
         assert tasks.maintain.apply().get()["erased"] == 0
     assert "citizen-id-maintenance" in settings.CELERY_BEAT_SCHEDULE
     assert settings.CELERY_BEAT_SCHEDULE["citizen-id-maintenance"]["args"] == ("citizen_id.tasks.maintain",)
+
+
+def test_revoke_query_counts(saga, jpki):
+    enrolled(saga, jpki, SAGA_CARD)
+    # search_path, token, citizen ID; savepoint, update (PII erased), cards (select, delete), card QRs,
+    # audit row, release
+    with assert_num_queries(10):
+        assert saga.client("resident").delete("/api/v1/citizen-id/").status_code == 204
+    from .conftest import new_resident
+
+    _, other = new_resident(saga)
+    reference = enrolled(saga, jpki, SAGA_CARD, client=other)["reference"]
+    admin = saga.client("admin")
+    admin.get("/api/v1/me/")
+    with assert_num_queries(11):  # search_path, token, roles, citizen ID; the same transaction as above
+        assert admin.post("/api/v1/staff/citizen-id/revoke/", {"reference": reference, "reason": "fraud"},
+                          format="json").status_code == 200
