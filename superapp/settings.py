@@ -54,6 +54,7 @@ SHARED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_filters",
+    "citizen_id.jpki",  # J-LIS revocation lists, one copy for the whole installation
     # The shared catalog of external mini-apps: one table in the public schema that every
     # municipality reads, so one city can enable what another published.
     "miniapps.catalog",
@@ -65,6 +66,7 @@ TENANT_APPS = [
     "django.contrib.messages",
     "accounts",
     "admin_console",
+    "citizen_id",
     # The mini-app framework, then the built-in mini-apps (each declares its manifest in apps.py).
     "miniapps",
     "miniapps.announcements",
@@ -124,7 +126,9 @@ _db.update(
     ENGINE="django_tenants.postgresql_backend",
     # Persistent connections: with CONN_MAX_AGE=0 a tenant API list fell from 466 to 148 req/s.
     CONN_MAX_AGE=int(os.environ.get("CONN_MAX_AGE", "600")),
-    CONN_HEALTH_CHECKS=True,
+    # A health check is one `SELECT 1` round trip on the first query of each request; it turns a
+    # connection killed by a database restart into a reconnect instead of one failed request.
+    CONN_HEALTH_CHECKS=env_bool("CONN_HEALTH_CHECKS", True),
 )
 DATABASES = {"default": _db}
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
@@ -202,6 +206,10 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "resident_signup": os.environ.get("RESIDENT_SIGNUP_RATE", "30/hour"),
         "staff_token": os.environ.get("STAFF_TOKEN_RATE", "60/hour"),
+        "citizen_id_challenge": os.environ.get("CITIZEN_ID_CHALLENGE_RATE", "30/hour"),
+        "citizen_id_enroll": os.environ.get("CITIZEN_ID_ENROLL_RATE", "20/hour"),
+        "citizen_id_qr": os.environ.get("CITIZEN_ID_QR_RATE", "600/hour"),
+        "citizen_id_verify": os.environ.get("CITIZEN_ID_VERIFY_RATE", "1200/minute"),
         "feedback": os.environ.get("FEEDBACK_RATE", "20/hour"),
     },
     "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", "0")) or None,
@@ -261,6 +269,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=3, minute=17),
         "args": ("accounts.tasks.purge_expired_tokens",),
     },
+    "citizen-id-maintenance": {
+        "task": "tenants.tasks.fan_out",
+        "schedule": crontab(hour=4, minute=7),
+        "args": ("citizen_id.tasks.maintain",),
+    },
     "aggregate-miniapp-usage": {
         "task": "tenants.tasks.fan_out",
         "schedule": crontab(minute="*/10"),
@@ -268,7 +281,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "maintain-miniapp-signing-keys": {
         "task": "tenants.tasks.fan_out",
-        "schedule": crontab(hour=4, minute=7),
+        "schedule": crontab(hour=4, minute=37),
         "args": ("miniapps.tasks.maintain_signing_keys",),
     },
 }
@@ -276,6 +289,29 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_HEARTBEAT_SECONDS = 5
 CELERY_HEALTH_STALE_SECONDS = int(os.environ.get("CELERY_HEALTH_STALE_SECONDS", "30"))
 
+# --- Digital citizen ID (citizen_id) -------------------------------------------------------------
+# PEM files of the JPKI signing CA certificates (J-LIS), comma-separated; several during CA renewal.
+JPKI_TRUST_ANCHORS = env_list("JPKI_TRUST_ANCHORS")
+# Enrolment is refused (503) when the issuer's CRL is older than its nextUpdate plus this grace.
+JPKI_CRL_GRACE_HOURS = int(os.environ.get("JPKI_CRL_GRACE_HOURS", "48"))
+# Keyring for PII at rest: "<id>:<base64 32 bytes>,..."; the active key encrypts, all decrypt
+# (`manage.py rotate_pii_key` re-wraps rows). Empty: a development key derived from SECRET_KEY.
+CITIZEN_ID_PII_KEYS = os.environ.get("CITIZEN_ID_PII_KEYS", "")
+CITIZEN_ID_PII_ACTIVE_KEY = os.environ.get("CITIZEN_ID_PII_ACTIVE_KEY", "")
+# Key for the keyed hash that recognises a card (issuer + serial) without storing it; never rotate.
+CITIZEN_ID_BLIND_INDEX_KEY = os.environ.get("CITIZEN_ID_BLIND_INDEX_KEY", "")
+CITIZEN_ID_CHALLENGE_TTL_SECONDS = int(os.environ.get("CITIZEN_ID_CHALLENGE_TTL_SECONDS", "300"))
+CITIZEN_ID_QR_TTL_SECONDS = int(os.environ.get("CITIZEN_ID_QR_TTL_SECONDS", "60"))
+# Printed card QRs; a municipality's settings["citizen_id_card_qr_days"] overrides.
+CITIZEN_ID_CARD_QR_DAYS = int(os.environ.get("CITIZEN_ID_CARD_QR_DAYS", "365"))
+# A citizen ID suspended (card revoked or expired) this long is revoked and its PII erased.
+CITIZEN_ID_SUSPENDED_RETENTION_DAYS = int(os.environ.get("CITIZEN_ID_SUSPENDED_RETENTION_DAYS", "90"))
+# Roles that may scan a citizen ID for each purpose (municipality admins always may).
+CITIZEN_ID_VERIFY_ROLES = {
+    "shelter": ["shelter_staff", "disaster_staff"],
+    "event": ["shelter_staff", "disaster_staff", "community_moderator"],
+    "counter": ["municipality_admin"],
+}
 # --- Mini-apps: launch tokens for external mini-apps (see miniapps/sso.py) ------------------------
 MINIAPPS_LAUNCH_TOKEN_TTL_SECONDS = int(os.environ.get("MINIAPPS_LAUNCH_TOKEN_TTL_SECONDS", "300"))
 # Encrypts the stored signing keys. Set it in production: the SECRET_KEY fallback means rotating

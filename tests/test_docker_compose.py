@@ -122,7 +122,7 @@ def test_app_services_get_configuration_and_existing_code():
 
 def test_dockerfile_builds_a_non_root_image_with_static_files():
     dockerfile = (REPO_ROOT / "Dockerfile").read_text()
-    instructions = [line.strip() for line in dockerfile.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    instructions = [line.strip() for line in dockerfile.splitlines() if line.strip() and not line.startswith("#")]
 
     assert instructions[-1].startswith("CMD") and "superapp.wsgi:application" in instructions[-1]
     final_stage = dockerfile[dockerfile.rindex("FROM "):]
