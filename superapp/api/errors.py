@@ -42,6 +42,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "conflict": ("既に存在します。", "It already exists."),
     "service_unavailable": ("サービスが一時的に利用できません。", "The service is temporarily unavailable."),
     "bad_request": ("不正なリクエストです。", "Bad request."),
+    "invalid_device_token": ("端末の登録トークンが不正です。", "The device registration token is not valid."),
+    "empty_audience": ("配信対象に該当する住民がいません。", "No resident matches this audience."),
 }
 
 
