@@ -112,10 +112,6 @@ def audience_parse(data: Any, *, check_districts: bool = True) -> Audience:
         raise _invalid("everyone", "true または false で指定してください", "must be true or false")
 
     districts = _int_list(data, "districts", MAX_LIST)
-    if districts and check_districts:
-        known = set(District.objects.filter(pk__in=districts).values_list("pk", flat=True))
-        if missing := [d for d in districts if d not in known]:
-            raise _invalid("districts", f"存在しない校区です: {missing}", f"unknown districts: {missing}")
 
     interests: tuple[str, ...] = ()
     if (raw := data.get("interests")) is not None:
@@ -152,6 +148,10 @@ def audience_parse(data: Any, *, check_districts: bool = True) -> Audience:
     if not everyone and not has_criteria:
         raise _invalid("non_field_errors", "配信対象を指定してください（everyone または条件）",
                        "give an audience: everyone, or at least one criterion")
+    if districts and check_districts:
+        known = set(District.objects.filter(pk__in=districts).values_list("pk", flat=True))
+        if missing := [d for d in districts if d not in known]:
+            raise _invalid("districts", f"存在しない校区です: {missing}", f"unknown districts: {missing}")
     return audience
 
 
