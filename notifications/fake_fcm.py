@@ -289,6 +289,7 @@ class ThreadedFakeFcm:
             asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
+        self._loop.close()
         self.fake.close()
 
     def __enter__(self) -> ThreadedFakeFcm:
