@@ -30,6 +30,7 @@ from . import audience as audiences
 from . import push
 from .models import Delivery, Device, InboxEntry, Notification, NotificationPreference, TopicMessage
 from .services import devices_deactivate_unregistered
+from .tenancy import current_municipality
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ def _message(notification: Notification, *, ref: str, token: str | None = None, 
 
 
 def _config() -> push.FirebaseConfig:
-    return push.config_for(getattr(connection, "tenant", None))
+    return push.config_for(current_municipality())
 
 
 def _audience(notification: Notification) -> audiences.Audience:
