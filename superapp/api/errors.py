@@ -73,6 +73,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
                          "The resident's consent is needed before this mini-app receives their information."),
     "usage_batch_too_large": ("一度に送信できる利用イベントは500件までです。",
                               "A usage batch holds at most 500 events."),
+    "invalid_device_token": ("端末の登録トークンが不正です。", "The device registration token is not valid."),
+    "empty_audience": ("配信対象に該当する住民がいません。", "No resident matches this audience."),
 }
 
 
