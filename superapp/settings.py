@@ -62,6 +62,7 @@ TENANT_APPS = [
     "django.contrib.messages",
     "accounts",
     "admin_console",
+    "shelters",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -197,6 +198,8 @@ REST_FRAMEWORK = {
     },
     "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", "0")) or None,
     "PAGE_SIZE": 50,
+    # `?format=` belongs to the endpoints (e.g. ?format=csv on reports), not to DRF's renderer override.
+    "URL_FORMAT_OVERRIDE": None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Municipal Super App API (自治体スーパーアプリ API)",

@@ -2,10 +2,12 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from shelters.views import confirm_emergency_contact
 from superapp.views import healthz
 
 api_v1 = [
     path("", include("accounts.api.urls")),
+    path("", include("shelters.api.urls")),
 ]
 
 urlpatterns = [
@@ -17,6 +19,7 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema", authentication_classes=[], permission_classes=[]),
          name="api-redoc"),
     path("console/", include("admin_console.urls")),
+    path("contacts/confirm/<str:token>/", confirm_emergency_contact, name="emergency-contact-confirm"),
 ]
 
 handler400 = "superapp.api.errors.handler400"
