@@ -2,6 +2,7 @@
 list, active alerts) are served from a per-municipality cached payload: no database query per request."""
 from __future__ import annotations
 
+import json
 import math
 
 from django.core.cache import cache
@@ -12,10 +13,39 @@ from superapp.api.errors import ApiError
 from tenants.selectors import current_municipality
 
 from .models import Alert, CheckIn, Disaster, Sex, Shelter, ShelterOpening, SpecialCare
-from .services import ACTIVE_ALERTS_CACHE_KEY, PUBLIC_LIST_CACHE_KEY
+from .services import PUBLIC_VERSION_KEY
 
 DEFAULT_THRESHOLDS = (30, 60, 80)  # % of capacity: somewhat_crowded / crowded / full from here
-PUBLIC_CACHE_SECONDS = 300  # a safety net; changes invalidate at once
+REBUILD_LOCK_SECONDS = 10
+
+
+def cached_public(name: str, build) -> bytes:
+    """The rendered JSON of a public payload, rebuilt at most once per change across all processes.
+
+    Every committed change bumps one version counter. A reader whose copy is older than the counter
+    takes a short lock and rebuilds; readers that miss the lock serve the previous copy meanwhile
+    (stale for the few milliseconds of a rebuild), so a burst of check-ins never turns into a
+    stampede of identical queries. `build()` returns (rows, valid_until or None)."""
+    payload_key, lock_key = f"shelters:public:{name}", f"shelters:public:{name}:lock"
+    found = cache.get_many([PUBLIC_VERSION_KEY, payload_key])
+    version = found.get(PUBLIC_VERSION_KEY) or 0
+    payload = found.get(payload_key)
+    now = timezone.now().timestamp()
+    if payload and payload["version"] >= version and (payload["valid_until"] is None or payload["valid_until"] > now):
+        return payload["body"]
+    if not cache.add(lock_key, 1, timeout=REBUILD_LOCK_SECONDS):
+        if payload:
+            return payload["body"]
+        rows, _ = build()  # nobody has a copy yet: answer without caching
+        return json.dumps(rows, ensure_ascii=False).encode()
+    try:
+        version = cache.get(PUBLIC_VERSION_KEY) or 0  # read before the data: a later change re-bumps it
+        rows, valid_until = build()
+        body = json.dumps(rows, ensure_ascii=False).encode()
+        cache.set(payload_key, {"version": version, "valid_until": valid_until, "body": body}, timeout=None)
+        return body
+    finally:
+        cache.delete(lock_key)
 
 
 def crowding_thresholds() -> tuple[int, int, int]:
@@ -74,12 +104,8 @@ def _build_public_list() -> list[dict]:
     return rows
 
 
-def shelter_public_list() -> list[dict]:
-    rows = cache.get(PUBLIC_LIST_CACHE_KEY)
-    if rows is None:
-        rows = _build_public_list()
-        cache.set(PUBLIC_LIST_CACHE_KEY, rows, PUBLIC_CACHE_SECONDS)
-    return rows
+def shelter_public_list_json() -> bytes:
+    return cached_public("list", lambda: (_build_public_list(), None))
 
 
 def distance_km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
@@ -103,25 +129,23 @@ def shelters_near(rows: list[dict], *, lat: float, lng: float) -> list[dict]:
     return sorted(result, key=lambda r: (r["distance_km"] is None, r["distance_km"] or 0))
 
 
-def active_alerts() -> list[dict]:
-    rows = cache.get(ACTIVE_ALERTS_CACHE_KEY)
-    if rows is None:
-        now = timezone.now()
-        alerts = Alert.objects.filter(is_active=True).filter(Q(expires__isnull=True) | Q(expires__gt=now))
-        rows = [{
-            "id": a.pk, "identifier": a.identifier, "msg_type": a.msg_type, "status": a.status, "event": a.event,
-            "urgency": a.urgency, "severity": a.severity, "certainty": a.certainty, "headline": a.headline,
-            "description": a.description, "instruction": a.instruction, "area": a.area_desc,
-            "district_ids": a.district_ids, "sent": a.sent.isoformat(),
-            "expires": a.expires.isoformat() if a.expires else None,
-        } for a in alerts]
-        # Expiry must take effect even without a new message: cache no longer than the next expiry.
-        timeout = PUBLIC_CACHE_SECONDS
-        expiries = [a.expires for a in alerts if a.expires]
-        if expiries:
-            timeout = max(1, min(timeout, int((min(expiries) - now).total_seconds())))
-        cache.set(ACTIVE_ALERTS_CACHE_KEY, rows, timeout)
-    return rows
+def _build_active_alerts() -> tuple[list[dict], float | None]:
+    now = timezone.now()
+    alerts = list(Alert.objects.filter(is_active=True).filter(Q(expires__isnull=True) | Q(expires__gt=now)))
+    rows = [{
+        "id": a.pk, "identifier": a.identifier, "msg_type": a.msg_type, "status": a.status, "event": a.event,
+        "urgency": a.urgency, "severity": a.severity, "certainty": a.certainty, "headline": a.headline,
+        "description": a.description, "instruction": a.instruction, "area": a.area_desc,
+        "district_ids": a.district_ids, "sent": a.sent.isoformat(),
+        "expires": a.expires.isoformat() if a.expires else None,
+    } for a in alerts]
+    # Expiry must take effect even without a new message: the copy is valid until the next expiry.
+    expiries = [a.expires.timestamp() for a in alerts if a.expires]
+    return rows, (min(expiries) if expiries else None)
+
+
+def active_alerts_json() -> bytes:
+    return cached_public("alerts", _build_active_alerts)
 
 
 def access_shelter(*, id: int) -> Shelter:

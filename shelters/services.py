@@ -24,22 +24,22 @@ from . import cap as cap_module
 from .models import (Alert, CheckIn, Disaster, EmergencyContact, IdempotencyRecord, Shelter, ShelterOpening)
 from .opendata import RowError, read_shelters
 
-PUBLIC_LIST_CACHE_KEY = "shelters:public-list"
-ACTIVE_ALERTS_CACHE_KEY = "shelters:active-alerts"
+PUBLIC_VERSION_KEY = "shelters:public:version"
 MAX_EMERGENCY_CONTACTS = 5
 
 
 def public_views_changed() -> None:
-    """Drop the cached public responses once the change is committed (never before: a concurrent
-    reader would re-cache the old state). Cache keys carry the schema, so the schema is captured now:
-    the connection may be elsewhere by the time the transaction commits."""
+    """Bump the version of the public payloads (shelter list, active alerts) once the change is
+    committed; readers then rebuild them (see selectors.cached_public). Cache keys carry the schema,
+    so the schema is captured now: the connection may be elsewhere when the transaction commits."""
     schema = connection.schema_name
 
-    def drop() -> None:
+    def bump() -> None:
         with schema_context(schema):
-            cache.delete_many([PUBLIC_LIST_CACHE_KEY, ACTIVE_ALERTS_CACHE_KEY])
+            cache.add(PUBLIC_VERSION_KEY, 0, timeout=None)
+            cache.incr(PUBLIC_VERSION_KEY)
 
-    transaction.on_commit(drop)
+    transaction.on_commit(bump)
 
 
 # --- Registry ----------------------------------------------------------------------------------

@@ -3,8 +3,8 @@ from django.urls import path
 from . import views
 
 urlpatterns = [
-    path("shelters/", views.ShelterListApi.as_view(), name="shelter-list"),
-    path("alerts/active/", views.ActiveAlertsApi.as_view(), name="alerts-active"),
+    path("shelters/", views.shelter_list_view, name="shelter-list"),
+    path("alerts/active/", views.active_alerts_view, name="alerts-active"),
     path("opendata/evacuation_space.csv", views.EvacuationSpaceCsvApi.as_view(), name="opendata-evacuation-space"),
     path("me/emergency-contacts/", views.EmergencyContactsApi.as_view(), name="emergency-contacts"),
     path("staff/disasters/", views.StaffDisasterApi.as_view(), name="staff-disasters"),

@@ -178,10 +178,19 @@ def test_public_list_makes_no_database_query_when_warm(saga, flood, saga_shelter
 def test_public_list_cold_query_count_is_constant(saga, flood, saga_shelters):
     client = saga.client()
     with saga.schema():
-        cache.clear()
-    # search_path, tenant settings are on the request, openings+counts, shelters
+        cache.delete("shelters:public:list")
+    # search_path, openings with their counts, shelters (the thresholds come with the request's tenant)
     with assert_num_queries(3):
         client.get("/api/v1/shelters/")
+
+
+def test_public_list_answers_a_foreign_token_with_401(saga, kanzaki, saga_shelters):
+    foreign = kanzaki.client("resident")
+    foreign.defaults["HTTP_HOST"] = saga.host
+    response = foreign.get("/api/v1/shelters/")
+    assert response.status_code == 401 and set(response.json()) == {"error"}
+    # A resident of Saga with the app's token gets the list as well.
+    assert saga.client("resident").get("/api/v1/shelters/").status_code == 200
 
 
 @pytest.mark.parametrize("query", ["lat=33.2", "lat=abc&lng=130", "lat=91&lng=130", "lat=33&lng=nan"])
