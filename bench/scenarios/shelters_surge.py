@@ -251,8 +251,9 @@ def run(ctx: lib.Context) -> dict:
         ],
         "notes": [
             "Target: (b) and (c) at ≥ 0.8× the floor's requests/s with zero errors. Both are served from a "
-            "per-municipality cached payload, so a warm request makes no database query; each check-in drops "
-            "the cache after commit and the next request rebuilds it (3 queries).",
+            "per-municipality pre-rendered payload, so a warm request makes no database query; each check-in "
+            "bumps a version after commit and one reader rebuilds the payload (3 queries) while the others "
+            "keep serving the previous copy.",
             "Check-ins during the reads come from one client at the configured rate, on the same server.",
             f"BENCH_SURGE_SECONDS (default 20; the issue's figure is 60), BENCH_SURGE_CONNECTIONS ({connections}), "
             "BENCH_SURGE_CHECKINS_PER_S, BENCH_CHECKINS, BENCH_CHECKIN_CONCURRENCY change the load.",
