@@ -54,6 +54,7 @@ SHARED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_filters",
+    "citizen_id.jpki",  # J-LIS revocation lists, one copy for the whole installation
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -62,7 +63,11 @@ TENANT_APPS = [
     "django.contrib.messages",
     "accounts",
     "admin_console",
+<<<<<<< HEAD
     "shelters",
+=======
+    "citizen_id",
+>>>>>>> main
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -197,6 +202,10 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "resident_signup": os.environ.get("RESIDENT_SIGNUP_RATE", "30/hour"),
         "staff_token": os.environ.get("STAFF_TOKEN_RATE", "60/hour"),
+        "citizen_id_challenge": os.environ.get("CITIZEN_ID_CHALLENGE_RATE", "30/hour"),
+        "citizen_id_enroll": os.environ.get("CITIZEN_ID_ENROLL_RATE", "20/hour"),
+        "citizen_id_qr": os.environ.get("CITIZEN_ID_QR_RATE", "600/hour"),
+        "citizen_id_verify": os.environ.get("CITIZEN_ID_VERIFY_RATE", "1200/minute"),
     },
     "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", "0")) or None,
     "PAGE_SIZE": 50,
@@ -248,10 +257,42 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=3, minute=17),
         "args": ("accounts.tasks.purge_expired_tokens",),
     },
+    "citizen-id-maintenance": {
+        "task": "tenants.tasks.fan_out",
+        "schedule": crontab(hour=4, minute=7),
+        "args": ("citizen_id.tasks.maintain",),
+    },
 }
 # A worker writes a heartbeat to Redis this often; /healthz reports Celery down after CELERY_HEALTH_STALE.
 CELERY_HEARTBEAT_SECONDS = 5
 CELERY_HEALTH_STALE_SECONDS = int(os.environ.get("CELERY_HEALTH_STALE_SECONDS", "30"))
+
+# --- Digital citizen ID (citizen_id) -------------------------------------------------------------
+# PEM files of the JPKI signing CA certificates (J-LIS), comma-separated; several during CA renewal.
+JPKI_TRUST_ANCHORS = env_list("JPKI_TRUST_ANCHORS")
+# Enrolment is refused (503) when the issuer's CRL is older than its nextUpdate plus this grace.
+JPKI_CRL_GRACE_HOURS = int(os.environ.get("JPKI_CRL_GRACE_HOURS", "48"))
+# Keyring for PII at rest: "<id>:<base64 32 bytes>,..."; the active key encrypts, all decrypt
+# (`manage.py rotate_pii_key` re-wraps rows). Empty: a development key derived from SECRET_KEY.
+CITIZEN_ID_PII_KEYS = os.environ.get("CITIZEN_ID_PII_KEYS", "")
+CITIZEN_ID_PII_ACTIVE_KEY = os.environ.get("CITIZEN_ID_PII_ACTIVE_KEY", "")
+# Key for the keyed hash that recognises a card (issuer + serial) without storing it; never rotate.
+CITIZEN_ID_BLIND_INDEX_KEY = os.environ.get("CITIZEN_ID_BLIND_INDEX_KEY", "")
+CITIZEN_ID_CHALLENGE_TTL_SECONDS = int(os.environ.get("CITIZEN_ID_CHALLENGE_TTL_SECONDS", "300"))
+CITIZEN_ID_QR_TTL_SECONDS = int(os.environ.get("CITIZEN_ID_QR_TTL_SECONDS", "60"))
+# A shelter tablet that lost its network verifies QRs offline and uploads them later: a QR is accepted
+# if it was valid when scanned, for uploads up to this many hours after the scan.
+CITIZEN_ID_OFFLINE_UPLOAD_HOURS = int(os.environ.get("CITIZEN_ID_OFFLINE_UPLOAD_HOURS", "72"))
+# Printed card QRs; a municipality's settings["citizen_id_card_qr_days"] overrides.
+CITIZEN_ID_CARD_QR_DAYS = int(os.environ.get("CITIZEN_ID_CARD_QR_DAYS", "365"))
+# A citizen ID suspended (card revoked or expired) this long is revoked and its PII erased.
+CITIZEN_ID_SUSPENDED_RETENTION_DAYS = int(os.environ.get("CITIZEN_ID_SUSPENDED_RETENTION_DAYS", "90"))
+# Roles that may scan a citizen ID for each purpose (municipality admins always may).
+CITIZEN_ID_VERIFY_ROLES = {
+    "shelter": ["shelter_staff", "disaster_staff"],
+    "event": ["shelter_staff", "disaster_staff", "community_moderator"],
+    "counter": ["municipality_admin"],
+}
 
 # --- Email --------------------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")

@@ -15,6 +15,7 @@ from accounts.permissions import HasRole
 from accounts.roles import Role
 from superapp.api.errors import ApiError, error_response
 from superapp.api.renderers import CsvRenderer
+from superapp.api.utils import client_ip
 
 from .. import selectors, services
 from ..opendata import write_shelters
@@ -215,8 +216,8 @@ def _evacuees_from(request, validated: dict, *, client_id: str = "", checked_in_
     if validated.get("qr_token"):
         from ..citizen import evacuee_from_qr
 
-        first = evacuee_from_qr(token=validated["qr_token"], acting_user=request.user,
-                                allow_expired=checked_in_at is not None)
+        first = evacuee_from_qr(token=validated["qr_token"], acting_user=request.user, scanned_at=checked_in_at,
+                                client_ip=client_ip(request))
         first.special_care, first.pets = main_care, main_pets
     else:
         person = dict(validated["person"])
