@@ -173,6 +173,20 @@ def current_evacuees(*, shelter: Shelter):
             .select_related("possible_duplicate_of__opening__shelter").order_by("-checked_in_at", "-id"))
 
 
+def uploaded_offline_items(*, shelter: Shelter, client_ids: list[str]) -> dict[str, list[CheckIn]]:
+    """Check-ins already uploaded for these offline items (and their household members), by item."""
+    prefixes = set(client_ids)
+    found: dict[str, list[CheckIn]] = {}
+    rows = CheckIn.objects.filter(opening__shelter=shelter, opening__closed_at__isnull=True).filter(
+        Q(client_item_id__in=prefixes) | Q(client_item_id__regex=r"#[0-9]+$")).select_related(
+        "possible_duplicate_of__opening__shelter").order_by("id")
+    for check_in in rows:
+        item = check_in.client_item_id.split("#", 1)[0]
+        if item in prefixes:
+            found.setdefault(item, []).append(check_in)
+    return found
+
+
 def disaster_report(*, disaster: Disaster) -> dict:
     """災害対策本部 report: per shelter opening and in total. One aggregate query over check-ins."""
     present = Q(check_ins__checked_out_at__isnull=True)

@@ -63,11 +63,8 @@ TENANT_APPS = [
     "django.contrib.messages",
     "accounts",
     "admin_console",
-<<<<<<< HEAD
-    "shelters",
-=======
     "citizen_id",
->>>>>>> main
+    "shelters",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

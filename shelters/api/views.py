@@ -272,8 +272,16 @@ class StaffCheckInBatchApi(APIView):
         shelter = selectors.access_shelter(id=shelter_id)
         data = s.BatchInput(data=request.data)
         data.is_valid(raise_exception=True)
+        items = data.validated_data["items"]
+        uploaded = selectors.uploaded_offline_items(shelter=shelter, client_ids=[i["client_id"] for i in items])
         results = []
-        for item in data.validated_data["items"]:
+        for item in items:
+            if item["client_id"] in uploaded:  # sent before: answer again, verify nothing twice
+                check_ins = uploaded[item["client_id"]]
+                results.append({"client_id": item["client_id"], "status": "already_uploaded", **s.CheckInResultOutput(
+                    {"household_id": str(check_ins[0].household_id), "check_ins": [],
+                     "already_checked_in": check_ins}).data})
+                continue
             try:
                 evacuees = _evacuees_from(request, item, client_id=item["client_id"],
                                           checked_in_at=item["checked_in_at"])

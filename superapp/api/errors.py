@@ -42,20 +42,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "conflict": ("既に存在します。", "It already exists."),
     "service_unavailable": ("サービスが一時的に利用できません。", "The service is temporarily unavailable."),
     "bad_request": ("不正なリクエストです。", "Bad request."),
-<<<<<<< HEAD
-    "disaster_closed": ("この災害は既に終了しています。", "This disaster is already closed."),
-    "shelter_not_open": ("この避難所は開設されていません。", "This shelter is not open."),
-    "shelter_open_for_other_disaster": ("この避難所は別の災害で開設中です。", "This shelter is open for another disaster."),
-    "idempotency_key_required": ("Idempotency-Key ヘッダー（200文字以内）を付けてください。",
-                                 "Send an Idempotency-Key header (at most 200 characters)."),
-    "idempotency_key_reused": ("同じIdempotency-Keyで異なる内容が送られました。",
-                               "This Idempotency-Key was already used for a different request."),
-    "idempotency_conflict": ("同じリクエストを処理中です。少し待ってから再送してください。",
-                             "The same request is being processed; retry shortly."),
-    "invalid_cap": ("CAPメッセージに誤りがあります。", "The CAP message is invalid."),
-    "unknown_cap_reference": ("参照先のアラートが見つかりません。", "The referenced alert is unknown."),
-
-=======
     # Digital citizen ID: enrolment refusals
     "nonce_invalid": ("チャレンジが無効です。もう一度最初からやり直してください。",
                       "The challenge is invalid, expired or already used; start again."),
@@ -81,7 +67,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "qr_wrong_municipality": ("他の自治体の市民証です。", "This citizen ID belongs to another municipality."),
     "qr_replayed": ("このQRコードは読み取り済みです。", "This QR code was already scanned."),
     "qr_revoked": ("このカードQRは失効しています。", "This printed card QR has been revoked."),
->>>>>>> main
+    "disaster_closed": ("この災害は既に終了しています。", "This disaster is already closed."),
+    "shelter_not_open": ("この避難所は開設されていません。", "This shelter is not open."),
+    "shelter_open_for_other_disaster": ("この避難所は別の災害で開設中です。", "This shelter is open for another disaster."),
+    "idempotency_key_required": ("Idempotency-Key ヘッダー（200文字以内）を付けてください。",
+                                 "Send an Idempotency-Key header (at most 200 characters)."),
+    "idempotency_key_reused": ("同じIdempotency-Keyで異なる内容が送られました。",
+                               "This Idempotency-Key was already used for a different request."),
+    "idempotency_conflict": ("同じリクエストを処理中です。少し待ってから再送してください。",
+                             "The same request is being processed; retry shortly."),
+    "invalid_cap": ("CAPメッセージに誤りがあります。", "The CAP message is invalid."),
+    "unknown_cap_reference": ("参照先のアラートが見つかりません。", "The referenced alert is unknown."),
 }
 
 

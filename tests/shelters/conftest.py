@@ -37,3 +37,7 @@ def eager_celery():
     app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
     yield app
     app.conf.task_always_eager, app.conf.task_eager_propagates = previous
+
+
+# The citizen ID's test J-LIS (trust anchors, CRLs) for QR check-ins.
+from tests.citizen_id.conftest import _fresh_signing_key_cache, jpki, jpki_session  # noqa: E402,F401
