@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from miniapps.registry import registry as miniapp_registry
+from shelters.views import confirm_emergency_contact
 from superapp.views import healthz
 
 api_v1 = [
@@ -12,6 +13,7 @@ api_v1 = [
     # Each built-in mini-app's API, mounted where its manifest says (MiniAppConfig.api_mount).
     *miniapp_registry.api_urlpatterns(),
     path("", include("notifications.api.urls")),
+    path("", include("shelters.api.urls")),
 ]
 
 urlpatterns = [
@@ -24,6 +26,7 @@ urlpatterns = [
          name="api-redoc"),
     path("console/", include("admin_console.urls")),
     path("console/", include(miniapp_registry.console_urlpatterns())),
+    path("contacts/confirm/<str:token>/", confirm_emergency_contact, name="emergency-contact-confirm"),
 ]
 
 handler400 = "superapp.api.errors.handler400"
