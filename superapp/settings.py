@@ -62,6 +62,7 @@ TENANT_APPS = [
     "django.contrib.messages",
     "accounts",
     "admin_console",
+    "miniapps.garbage",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

@@ -42,6 +42,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "conflict": ("既に存在します。", "It already exists."),
     "service_unavailable": ("サービスが一時的に利用できません。", "The service is temporarily unavailable."),
     "bad_request": ("不正なリクエストです。", "Bad request."),
+    # garbage calendar (miniapps.garbage)
+    "pickup_day_full": ("この収集日は予約がいっぱいです。別の日を選んでください。",
+                        "This pickup day is fully booked; please choose another day."),
+    "pickup_day_past": ("この収集日は過ぎています。", "This pickup day is in the past."),
+    "booking_closed": ("この収集日の受付は締め切りました（収集日の2開庁日前まで）。",
+                       "Bookings for this day are closed (they close two working days before)."),
+    "cancellation_closed": ("取消の期限（収集日の2開庁日前）を過ぎています。市役所へお電話ください。",
+                            "The cancellation deadline (two working days before) has passed; please call the city office."),
+    "booking_already_cancelled": ("この予約は既に取り消されています。", "This booking is already cancelled."),
 }
 
 
