@@ -2,6 +2,7 @@
 readings, so a resident finds 「アルミホイル」 by typing あるみ, ｱﾙﾐ or アルミ."""
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import unicodedata
@@ -37,6 +38,7 @@ def has_kanji(text: str) -> bool:
     return bool(_HAS_KANJI_RE.search(text or ""))
 
 
+@functools.lru_cache(maxsize=50_000)
 def reading(text: str) -> str:
     """A best-effort hiragana reading of a name with kanji (pykakasi's dictionary), used only as an
     extra search key when the data carries no reading. Place names are irregular: the kanji name

@@ -42,6 +42,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "conflict": ("既に存在します。", "It already exists."),
     "service_unavailable": ("サービスが一時的に利用できません。", "The service is temporarily unavailable."),
     "bad_request": ("不正なリクエストです。", "Bad request."),
+    "miniapp_disabled": ("このミニアプリは現在利用できません。", "This mini-app is disabled."),
+    "consent_required": ("このミニアプリに情報を提供するには、あなたの同意が必要です。",
+                         "The resident's consent is needed before this mini-app receives their information."),
+    "usage_batch_too_large": ("一度に送信できる利用イベントは500件までです。",
+                              "A usage batch holds at most 500 events."),
     # garbage calendar (miniapps.garbage)
     "pickup_day_full": ("この収集日は予約がいっぱいです。別の日を選んでください。",
                         "This pickup day is fully booked; please choose another day."),

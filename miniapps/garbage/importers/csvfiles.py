@@ -84,14 +84,16 @@ def decode(raw: bytes, name: str) -> tuple[str, str]:
         return raw.decode("utf-16"), "utf-16 (BOM)"
     try:
         return raw.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as exc:
+        utf8_error = exc
     try:
         return raw.decode("cp932"), "shift_jis (cp932)"
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
+        # Report where the decoding that got further failed: that is most likely the damaged spot.
+        error = exc if exc.start > utf8_error.start else utf8_error
+        line = raw[: error.start].count(b"\n") + 1
         raise ImportFailed([ImportIssue(
-            name, line, None, raw[exc.start:exc.end + 1].hex(" "),
+            name, line, None, raw[error.start:error.end + 1].hex(" "),
             "文字コードを判別できません（UTF-8 または Shift_JIS で保存してください）",
             "cannot decode the file: save it as UTF-8 or Shift_JIS",
         )]) from None
