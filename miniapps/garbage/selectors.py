@@ -66,7 +66,7 @@ def item_search(*, q: str = "") -> QuerySet[SortingItem]:
 
 def reminder_for(*, user: User) -> Reminder:
     """The resident's reminder, or an unsaved default (evening before at 20:00, off)."""
-    reminder = Reminder.objects.select_related("area").filter(user=user).first()
+    reminder = Reminder.objects.select_related("area__group").filter(user=user).first()
     if reminder is None:
         reminder = Reminder(user=user, area=None, category_ids=[], timing=Reminder.Timing.EVENING_BEFORE,
                             time=DEFAULT_TIMES[Reminder.Timing.EVENING_BEFORE], enabled=False)

@@ -37,7 +37,7 @@ from .models import (
     Reminder,
     SortingItem,
 )
-from .text import fold, search_key
+from .text import fold, reading, search_key
 from .workdays import booking_cutoff
 
 CALENDAR_VERSION_KEY = "garbage:calendar-version"
@@ -120,6 +120,11 @@ def _sync_by_key(model, key_field: str, wanted: dict[str, dict], *, deletable=No
     return rows, {"created": created, "updated": updated, "deleted": deleted}
 
 
+def _area_search_key(name: str, kana: str, group_name: str | None) -> str:
+    """Name, reading, and the group's name and reading: 「東与賀」 finds every area of 東与賀町."""
+    return search_key(name, kana, group_name, reading(group_name) if group_name else "")
+
+
 @transaction.atomic
 def _apply_plan(plan: Plan) -> dict[str, dict[str, int]]:
     _lock_imports()
@@ -147,7 +152,7 @@ def _apply_plan(plan: Plan) -> dict[str, dict[str, int]]:
         {a.key: {"name": a.name, "kana": a.kana, "kana_generated": a.kana_generated,
                   "group": groups.get(a.group_code) if a.group_code else None,
                   "center": centers.get(a.center) if a.center else None, "extra": a.extra,
-                  "search_key": search_key(a.name, a.kana, plan.groups.get(a.group_code or "")), "sort_order": i}
+                  "search_key": _area_search_key(a.name, a.kana, plan.groups.get(a.group_code or "")), "sort_order": i}
          for i, a in enumerate(plan.areas)},
     )
     rules_deleted, _ = CollectionRule.objects.all().delete()
