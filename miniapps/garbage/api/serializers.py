@@ -174,7 +174,7 @@ class BookingLineInput(serializers.Serializer):
 class BookingInput(serializers.Serializer):
     pickup_day = serializers.IntegerField(min_value=1)
     area = serializers.IntegerField(min_value=1)
-    items = BookingLineInput(many=True, allow_empty=False, max_length=10)
+    items = serializers.ListField(child=BookingLineInput(), allow_empty=False, max_length=10)
     address = StrictCharField(max_length=200)
     phone = StrictCharField(max_length=20, required=False, allow_blank=True, default="")
     note = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
