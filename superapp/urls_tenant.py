@@ -7,6 +7,7 @@ from superapp.views import healthz
 
 api_v1 = [
     path("", include("accounts.api.urls")),
+    path("", include("notifications.api.urls")),
     path("", include("miniapps.api.urls")),
     # Each built-in mini-app's API, mounted where its manifest says (MiniAppConfig.api_mount).
     *miniapp_registry.api_urlpatterns(),

@@ -36,3 +36,7 @@ def area_id(tenant, name: str, group_name: str | None = None) -> int:
         if group_name is not None:
             areas = areas.filter(group__name=group_name)
         return areas.get().id
+
+
+# The notifications tests' fake FCM server (real HTTP; firebase-admin talks to it via FCM_ENDPOINT).
+from tests.notifications.conftest import _fake_fcm_server, fake_fcm  # noqa: E402,F401
