@@ -17,6 +17,9 @@ from .text import fold
 from .workdays import booking_cutoff
 
 
+MAX_ID = 2**63 - 1  # ids in URLs beyond PostgreSQL's bigint cannot exist
+
+
 def _not_found() -> ApiError:
     return ApiError("not_found", status_code=404)
 
@@ -30,6 +33,8 @@ def area_search(*, q: str = "") -> QuerySet[Area]:
 
 
 def access_area(*, id: int) -> Area:
+    if not 0 < id <= MAX_ID:
+        raise _not_found()
     area = Area.objects.select_related("group").filter(pk=id).first()
     if area is None:
         raise _not_found()
@@ -96,6 +101,8 @@ def pickup_day_bookable(day: PickupDay, today: date | None = None) -> bool:
 
 
 def access_pickup_day(*, id: int) -> PickupDay:
+    if not 0 < id <= MAX_ID:
+        raise _not_found()
     day = PickupDay.objects.select_related("group").filter(pk=id).first()
     if day is None:
         raise _not_found()
@@ -132,6 +139,8 @@ def bookings_of(*, user: User) -> QuerySet[Booking]:
 
 
 def access_booking(*, user: User, id: int) -> Booking:
+    if not 0 < id <= MAX_ID:
+        raise _not_found()
     booking = _booking_queryset().filter(pk=id, user=user).first()
     if booking is None:
         raise _not_found()

@@ -13,6 +13,7 @@ from ..models import Reminder
 from ..workdays import booking_cutoff
 
 DATE_FORMATS = ["%Y-%m-%d"]
+MAX_ID = 2**63 - 1  # PostgreSQL bigint: larger ids would be a database error, not a 400
 
 
 class CategoryBriefOutput(serializers.Serializer):
@@ -117,8 +118,8 @@ class ItemOutput(serializers.Serializer):
 
 
 class ReminderInput(serializers.Serializer):
-    area = serializers.IntegerField(min_value=1)
-    categories = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=50,
+    area = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    categories = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False, max_length=50,
                                        help_text="category ids; empty or missing: every category")
     timing = serializers.ChoiceField(choices=Reminder.Timing.choices, default=Reminder.Timing.EVENING_BEFORE)
     time = serializers.TimeField(required=False, input_formats=["%H:%M"],
@@ -146,7 +147,7 @@ class PickupItemTypeOutput(serializers.Serializer):
 
 
 class PickupDaysInput(serializers.Serializer):
-    area = serializers.IntegerField(min_value=1)
+    area = serializers.IntegerField(min_value=1, max_value=MAX_ID)
 
 
 class PickupDayOutput(serializers.Serializer):
@@ -167,13 +168,13 @@ class PickupDayOutput(serializers.Serializer):
 
 
 class BookingLineInput(serializers.Serializer):
-    item_type = serializers.IntegerField(min_value=1)
+    item_type = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     quantity = serializers.IntegerField(min_value=1, max_value=10)
 
 
 class BookingInput(serializers.Serializer):
-    pickup_day = serializers.IntegerField(min_value=1)
-    area = serializers.IntegerField(min_value=1)
+    pickup_day = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    area = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     items = serializers.ListField(child=BookingLineInput(), allow_empty=False, max_length=10)
     address = StrictCharField(max_length=200)
     phone = StrictCharField(max_length=20, required=False, allow_blank=True, default="")

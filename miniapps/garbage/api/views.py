@@ -11,6 +11,7 @@ from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+from rest_framework.generics import ListAPIView
 from rest_framework.views import APIView
 
 from accounts.permissions import IsResident
@@ -28,10 +29,16 @@ _TO = OpenApiParameter("to", OpenApiTypes.DATE,
                        description="last date (YYYY-MM-DD, inclusive), default from + 31 days; at most 400 days in all")
 
 
-def _paginate(view: APIView, queryset, serializer_class):
-    paginator = PageNumberPagination()
-    page = paginator.paginate_queryset(queryset, view.request, view=view)
-    return paginator.get_paginated_response(serializer_class(page, many=True).data)
+class _PaginatedListApi(ListAPIView):
+    """A paginated list (documented as such in OpenAPI) filtered by a validated `q`."""
+
+    pagination_class = PageNumberPagination
+
+    def list(self, request, *args, **kwargs):
+        params = s.AreaSearchInput(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        self.q = params.validated_data["q"]
+        return super().list(request, *args, **kwargs)
 
 
 class CategoryListApi(APIView):
@@ -42,14 +49,16 @@ class CategoryListApi(APIView):
         return Response(s.CategoryOutput(selectors.category_list(), many=True).data)
 
 
-class AreaListApi(APIView):
+class AreaListApi(_PaginatedListApi):
     permission_classes = [AllowAny]
+    serializer_class = s.AreaOutput
 
-    @extend_schema(parameters=[_Q], responses=s.AreaOutput(many=True), tags=TAGS, summary="Search areas (地区)")
-    def get(self, request):
-        params = s.AreaSearchInput(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        return _paginate(self, selectors.area_search(q=params.validated_data["q"]), s.AreaOutput)
+    def get_queryset(self):
+        return selectors.area_search(q=self.q)
+
+    @extend_schema(parameters=[_Q], tags=TAGS, summary="Search areas (地区)")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
 
 class AreaDetailApi(APIView):
@@ -113,15 +122,16 @@ class AreaCalendarIcsApi(APIView):
         return response
 
 
-class ItemListApi(APIView):
+class ItemListApi(_PaginatedListApi):
     permission_classes = [AllowAny]
+    serializer_class = s.ItemOutput
 
-    @extend_schema(parameters=[_Q], responses=s.ItemOutput(many=True), tags=TAGS,
-                   summary="Sorting dictionary (分別辞典) search")
-    def get(self, request):
-        params = s.AreaSearchInput(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        return _paginate(self, selectors.item_search(q=params.validated_data["q"]), s.ItemOutput)
+    def get_queryset(self):
+        return selectors.item_search(q=self.q)
+
+    @extend_schema(parameters=[_Q], tags=TAGS, summary="Sorting dictionary (分別辞典) search")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
 
 class ReminderApi(APIView):
@@ -171,12 +181,17 @@ class PickupDayListApi(APIView):
         return Response(s.PickupDayOutput(days, many=True, context={"today": today}).data)
 
 
-class BookingListApi(APIView):
+class BookingListApi(ListAPIView):
     permission_classes = [IsResident]
+    pagination_class = PageNumberPagination
+    serializer_class = s.BookingOutput
 
-    @extend_schema(responses=s.BookingOutput(many=True), tags=TAGS, summary="My oversized-garbage bookings")
-    def get(self, request):
-        return _paginate(self, selectors.bookings_of(user=request.user), s.BookingOutput)
+    def get_queryset(self):
+        return selectors.bookings_of(user=self.request.user)
+
+    @extend_schema(tags=TAGS, summary="My oversized-garbage bookings")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
     @extend_schema(request=s.BookingInput, responses={201: s.BookingOutput}, tags=TAGS,
                    summary="Book an oversized-garbage pickup (409 pickup_day_full / pickup_day_past / booking_closed)")
