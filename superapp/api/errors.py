@@ -86,6 +86,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
                              "The same request is being processed; retry shortly."),
     "invalid_cap": ("CAPメッセージに誤りがあります。", "The CAP message is invalid."),
     "unknown_cap_reference": ("参照先のアラートが見つかりません。", "The referenced alert is unknown."),
+    # garbage calendar (miniapps.garbage)
+    "pickup_day_full": ("この収集日は予約がいっぱいです。別の日を選んでください。",
+                        "This pickup day is fully booked; please choose another day."),
+    "pickup_day_past": ("この収集日は過ぎています。", "This pickup day is in the past."),
+    "booking_closed": ("この収集日の受付は締め切りました（収集日の2開庁日前まで）。",
+                       "Bookings for this day are closed (they close two working days before)."),
+    "cancellation_closed": ("取消の期限（収集日の2開庁日前）を過ぎています。市役所へお電話ください。",
+                            "The cancellation deadline (two working days before) has passed; please call the city office."),
+    "booking_already_cancelled": ("この予約は既に取り消されています。", "This booking is already cancelled."),
+    "invalid_device_token": ("端末の登録トークンが不正です。", "The device registration token is not valid."),
+    "empty_audience": ("配信対象に該当する住民がいません。", "No resident matches this audience."),
 }
 
 
