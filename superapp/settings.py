@@ -62,6 +62,7 @@ TENANT_APPS = [
     "django.contrib.messages",
     "accounts",
     "admin_console",
+    "miniapps.attendance",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -242,6 +243,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tenants.tasks.fan_out",
         "schedule": crontab(hour=3, minute=17),
         "args": ("accounts.tasks.purge_expired_tokens",),
+    },
+    # 学校出欠連絡: after the schools' morning cut-offs, and the nightly counts + retention run.
+    "attendance-outbreak-check": {
+        "task": "tenants.tasks.fan_out",
+        "schedule": crontab(hour=9, minute=5, day_of_week="mon-fri"),
+        "args": ("attendance.tasks.evaluate_outbreaks",),
+    },
+    "attendance-nightly": {
+        "task": "tenants.tasks.fan_out",
+        "schedule": crontab(hour=0, minute=40),
+        "args": ("attendance.tasks.nightly",),
     },
 }
 # A worker writes a heartbeat to Redis this often; /healthz reports Celery down after CELERY_HEALTH_STALE.

@@ -6,6 +6,7 @@ from superapp.views import healthz
 
 api_v1 = [
     path("", include("accounts.api.urls")),
+    path("", include("miniapps.attendance.api.urls")),
 ]
 
 urlpatterns = [

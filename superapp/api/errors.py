@@ -42,6 +42,23 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "conflict": ("既に存在します。", "It already exists."),
     "service_unavailable": ("サービスが一時的に利用できません。", "The service is temporarily unavailable."),
     "bad_request": ("不正なリクエストです。", "Bad request."),
+    # 学校出欠連絡 (miniapps.attendance)
+    "attendance_after_cutoff": ("本日分の連絡の受付は締め切りました。学校へお電話ください。",
+                                "Same-day reports are closed for today; please phone the school."),
+    "attendance_withdraw_closed": ("締切時刻を過ぎたため取り消せません。学校へお電話ください。",
+                                   "Past the cut-off a report can no longer be withdrawn; please phone the school."),
+    "attendance_report_overlaps": ("この日には既に同じお子さまの連絡があります。", "This child already has a report for these days."),
+    "attendance_report_withdrawn": ("この連絡は取り消されています。", "This report has been withdrawn."),
+    "attendance_not_enrolled": ("その年度の在籍情報がありません。学校へお問い合わせください。",
+                                "The child is not enrolled for that school year; please contact the school."),
+    "attendance_link_code_invalid": ("連携コードが正しくありません。", "The link code is not valid."),
+    "attendance_link_code_expired": ("連携コードの有効期限が切れています。学校に新しいコードを依頼してください。",
+                                     "The link code has expired; ask the school for a new one."),
+    "attendance_link_code_used": ("この連携コードは使用済みです。学校に新しいコードを依頼してください。",
+                                  "The link code has already been used; ask the school for a new one."),
+    "attendance_already_linked": ("このお子さまとは既に連携しています。", "You are already linked to this child."),
+    "attendance_roster_invalid": ("名簿ファイルに誤りがあるため、何も取り込んでいません。",
+                                  "The roster file has errors; nothing was imported."),
 }
 
 
