@@ -182,7 +182,7 @@ def reports_of_guardian(*, guardian: User, student_id: int | None = None) -> Que
     """Every report for the guardian's linked children (also those another guardian of the child made)."""
     reports = (AbsenceReport.objects
                .filter(Exists(GuardianLink.objects.filter(student_id=OuterRef("student_id"), guardian=guardian)))
-               .select_related("student", "school", "school_class", "reason"))
+               .select_related("student", "school", "school_class__school_year", "reason"))
     if student_id is not None:
         reports = reports.filter(student_id=student_id)
     return reports.order_by("-start_date", "-created_at", "-id")
@@ -283,7 +283,7 @@ class SchoolDayView:
 def school_day_view(*, school: School, day: date) -> SchoolDayView:
     """Whole-school view for the principal and nurse: counts by class and grade, and every report."""
     classes = list(SchoolClass.objects.filter(school=school, school_year__fiscal_year=fiscal_year_of(day))
-                   .annotate(enrolled=Count("enrollments")).order_by("grade", "name"))
+                   .select_related("school_year").annotate(enrolled=Count("enrollments")).order_by("grade", "name"))
     reports = list(_reports_on(day).filter(school=school)
                    .select_related("student", "school_class", "reason").order_by("school_class__grade",
                                                                                  "school_class__name", "created_at"))

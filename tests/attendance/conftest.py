@@ -22,6 +22,12 @@ JST = ZoneInfo("Asia/Tokyo")
 MORNING = datetime(2026, 6, 3, 7, 30, tzinfo=JST)
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Each test builds a school with five staff accounts; PBKDF2 would dominate the run time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def clock():
     """Frozen wall clock; `clock.move_to(datetime(..., tzinfo=JST))` to move it."""
@@ -63,6 +69,13 @@ class SchoolWorld:
         if who in self.tokens:
             return TenantApiClient(self.tenant.host, self.tokens[who])
         return self.tenant.client(who)
+
+    def reissue_tokens(self) -> None:
+        """Fresh tokens for this world's staff, after the clock moved past their lifetime."""
+        with self.tenant.schema():
+            for key, user in self.users.items():
+                if user.kind == User.Kind.STAFF:
+                    self.tokens[key] = staff_token_issue(user=user, client_ip="127.0.0.1").raw
 
 
 def _staff(tenant: TenantFixture, username: str, roles: list[str], name: str) -> tuple[User, str]:
