@@ -42,6 +42,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "conflict": ("既に存在します。", "It already exists."),
     "service_unavailable": ("サービスが一時的に利用できません。", "The service is temporarily unavailable."),
     "bad_request": ("不正なリクエストです。", "Bad request."),
+    "miniapp_disabled": ("このミニアプリは現在利用できません。", "This mini-app is disabled."),
+    "consent_required": ("このミニアプリに情報を提供するには、あなたの同意が必要です。",
+                         "The resident's consent is needed before this mini-app receives their information."),
+    "usage_batch_too_large": ("一度に送信できる利用イベントは500件までです。",
+                              "A usage batch holds at most 500 events."),
     # 学校出欠連絡 (miniapps.attendance)
     "attendance_after_cutoff": ("本日分の連絡の受付は締め切りました。学校へお電話ください。",
                                 "Same-day reports are closed for today; please phone the school."),
