@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import User
 from accounts.roles import Role
-from admin_console.access import staff_required
+from admin_console.access import section_required, staff_required
 from superapp.api.errors import ApiError
 
 from .. import selectors, services
@@ -70,7 +70,7 @@ def index(request):
     return _render(request, "attendance/console/index.html", context)
 
 
-@staff_required(Role.TEACHER)
+@section_required("attendance")
 def class_list(request, class_id: int):
     """The morning list (朝の出欠確認): every child of the class and the day's reports."""
     school_class = selectors.access_class(user=request.user, class_id=class_id)
@@ -86,7 +86,7 @@ def class_list(request, class_id: int):
                    "pending": sum(1 for e in listing.entries for r in e.reports if r.status == "pending")})
 
 
-@staff_required(Role.TEACHER)
+@section_required("attendance")
 def link_codes(request, class_id: int):
     """Issues one-time link codes for the class's children and shows a printable sheet (shown once)."""
     school_class = selectors.access_class(user=request.user, class_id=class_id)
@@ -103,7 +103,7 @@ def link_codes(request, class_id: int):
                    "issued": issued})
 
 
-@staff_required(Role.TEACHER)
+@section_required("attendance")
 def school_day(request, school_id: int):
     school = selectors.access_school(user=request.user, school_id=school_id)
     day, form = _day(request)
@@ -212,7 +212,7 @@ def schools(request):
                   status=400 if form.errors else 200)
 
 
-@staff_required(Role.TEACHER)
+@section_required("attendance")
 def school_settings(request, school_id: int):
     """Cut-off time and message, reasons, notifications and staff positions: principal or admin."""
     school = selectors.access_school(user=request.user, school_id=school_id)
@@ -285,7 +285,7 @@ def policy(request):
                   status=400 if form.errors else 200)
 
 
-@staff_required(Role.TEACHER)
+@section_required("attendance")
 def announcement_new(request):
     """Compose an announcement to guardians of a class (homeroom teachers), a grade or a school."""
     day = today_local()
@@ -320,7 +320,7 @@ def announcement_new(request):
 
 
 @require_POST
-@staff_required(Role.TEACHER)
+@section_required("attendance")
 def report_seen(request, report_id: int):
     report = selectors.access_report_for_staff(user=request.user, report_id=report_id)
     try:
