@@ -31,19 +31,19 @@ def IdField(**kwargs) -> serializers.IntegerField:
 
 
 # --- Shared pieces ------------------------------------------------------------------------------
-class ReasonOutput(serializers.ModelSerializer):
+class AttendanceReasonOutput(serializers.ModelSerializer):
     class Meta:
         model = AbsenceReason
         fields = ["id", "label", "label_en"]
 
 
-class SchoolBriefOutput(serializers.ModelSerializer):
+class AttendanceSchoolBriefOutput(serializers.ModelSerializer):
     class Meta:
         model = School
         fields = ["id", "code", "name", "name_en", "kind"]
 
 
-class ClassBriefOutput(serializers.ModelSerializer):
+class AttendanceClassBriefOutput(serializers.ModelSerializer):
     fiscal_year = serializers.IntegerField(source="school_year.fiscal_year")
 
     class Meta:
@@ -51,13 +51,13 @@ class ClassBriefOutput(serializers.ModelSerializer):
         fields = ["id", "fiscal_year", "grade", "name", "display_name"]
 
 
-class StudentBriefOutput(serializers.ModelSerializer):
+class AttendanceStudentBriefOutput(serializers.ModelSerializer):
     class Meta:
         model = Student
         fields = ["id", "name", "kana"]
 
 
-class CountsOutput(serializers.Serializer):
+class AttendanceCountsOutput(serializers.Serializer):
     enrolled = serializers.IntegerField()
     absent = serializers.IntegerField()
     late = serializers.IntegerField()
@@ -67,15 +67,15 @@ class CountsOutput(serializers.Serializer):
     symptoms = serializers.DictField(child=serializers.IntegerField(), help_text="symptom code → children")
 
 
-class DateQuery(serializers.Serializer):
+class AttendanceDateQuery(serializers.Serializer):
     date = serializers.DateField(required=False)
 
 
-class DateInput(serializers.Serializer):
+class AttendanceDateInput(serializers.Serializer):
     date = serializers.DateField()
 
 
-class LabelledChoice(serializers.Serializer):
+class AttendanceLabelledChoice(serializers.Serializer):
     code = serializers.CharField()
     label = serializers.CharField()
     label_en = serializers.CharField()
@@ -87,21 +87,21 @@ def choices_payload(choices) -> list[dict]:
 
 
 # --- Guardians ----------------------------------------------------------------------------------
-class OptionsOutput(serializers.Serializer):
-    types = LabelledChoice(many=True)
-    symptoms = LabelledChoice(many=True)
-    statuses = LabelledChoice(many=True)
+class AttendanceOptionsOutput(serializers.Serializer):
+    types = AttendanceLabelledChoice(many=True)
+    symptoms = AttendanceLabelledChoice(many=True)
+    statuses = AttendanceLabelledChoice(many=True)
     temperature_min = serializers.FloatField()
     temperature_max = serializers.FloatField()
     max_range_days = serializers.IntegerField()
 
 
-class LinkInput(serializers.Serializer):
+class AttendanceLinkInput(serializers.Serializer):
     code = StrictCharField(max_length=40, help_text="The one-time code from the school, e.g. ABCD-EFGH-JKLM")
 
 
-class ChildSchoolOutput(serializers.ModelSerializer):
-    reasons = ReasonOutput(many=True, source="active_reasons")
+class AttendanceChildSchoolOutput(serializers.ModelSerializer):
+    reasons = AttendanceReasonOutput(many=True, source="active_reasons")
     cutoff_time = serializers.TimeField(format="%H:%M")
 
     class Meta:
@@ -109,8 +109,8 @@ class ChildSchoolOutput(serializers.ModelSerializer):
         fields = ["id", "name", "name_en", "kind", "phone", "cutoff_time", "reasons"]
 
 
-class ChildOutput(serializers.ModelSerializer):
-    school = ChildSchoolOutput()
+class AttendanceChildOutput(serializers.ModelSerializer):
+    school = AttendanceChildSchoolOutput()
     school_class = serializers.SerializerMethodField()
     number = serializers.SerializerMethodField()
 
@@ -118,12 +118,12 @@ class ChildOutput(serializers.ModelSerializer):
         model = Student
         fields = ["id", "name", "kana", "school", "school_class", "number"]
 
-    @extend_schema_field(ClassBriefOutput(allow_null=True))
+    @extend_schema_field(AttendanceClassBriefOutput(allow_null=True))
     def get_school_class(self, student):
         enrollment = getattr(student, "enrollment", None)
         if enrollment is None:
             return None
-        return ClassBriefOutput(enrollment.school_class).data
+        return AttendanceClassBriefOutput(enrollment.school_class).data
 
     @extend_schema_field(OpenApiTypes.INT)
     def get_number(self, student) -> int | None:
@@ -131,7 +131,7 @@ class ChildOutput(serializers.ModelSerializer):
         return enrollment.number if enrollment else None
 
 
-class ReportInput(serializers.Serializer):
+class AttendanceReportInput(serializers.Serializer):
     student = IdField()
     type = serializers.ChoiceField(choices=ReportType.choices)
     reason = IdField(help_text="id of one of the school's reasons (GET /api/v1/attendance/children/)")
@@ -158,11 +158,11 @@ class ReportInput(serializers.Serializer):
         return value
 
 
-class ReportOutput(serializers.ModelSerializer):
-    student = StudentBriefOutput()
-    school = SchoolBriefOutput()
-    school_class = ClassBriefOutput()
-    reason = ReasonOutput()
+class AttendanceReportOutput(serializers.ModelSerializer):
+    student = AttendanceStudentBriefOutput()
+    school = AttendanceSchoolBriefOutput()
+    school_class = AttendanceClassBriefOutput()
+    reason = AttendanceReasonOutput()
     date = serializers.DateField(source="start_date")
     temperature = serializers.FloatField(allow_null=True)
     expected_time = serializers.TimeField(format="%H:%M", allow_null=True)
@@ -182,9 +182,9 @@ class ReportOutput(serializers.ModelSerializer):
             now_local() < at_local(report.start_date, report.school.cutoff_time)
 
 
-class AnnouncementOutput(serializers.ModelSerializer):
-    school = SchoolBriefOutput()
-    school_class = ClassBriefOutput(allow_null=True)
+class AttendanceAnnouncementOutput(serializers.ModelSerializer):
+    school = AttendanceSchoolBriefOutput()
+    school_class = AttendanceClassBriefOutput(allow_null=True)
 
     class Meta:
         model = Announcement
@@ -192,29 +192,29 @@ class AnnouncementOutput(serializers.ModelSerializer):
 
 
 # --- Staff --------------------------------------------------------------------------------------
-class TeacherOutput(serializers.Serializer):
+class AttendanceTeacherOutput(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField(source="__str__")
 
 
-class StaffClassOutput(ClassBriefOutput):
-    school = SchoolBriefOutput()
-    homeroom_teachers = TeacherOutput(many=True)
+class AttendanceStaffClassOutput(AttendanceClassBriefOutput):
+    school = AttendanceSchoolBriefOutput()
+    homeroom_teachers = AttendanceTeacherOutput(many=True)
     enrolled = serializers.IntegerField()
     counts = serializers.SerializerMethodField()
 
-    class Meta(ClassBriefOutput.Meta):
+    class Meta(AttendanceClassBriefOutput.Meta):
         fields = ["id", "school", "fiscal_year", "grade", "name", "display_name", "homeroom_teachers", "enrolled",
                   "counts"]
 
-    @extend_schema_field(CountsOutput(allow_null=True))
+    @extend_schema_field(AttendanceCountsOutput(allow_null=True))
     def get_counts(self, school_class):
         return getattr(school_class, "day_counts", None)
 
 
-class StaffReportOutput(serializers.ModelSerializer):
-    student = StudentBriefOutput()
-    reason = ReasonOutput()
+class AttendanceStaffReportOutput(serializers.ModelSerializer):
+    student = AttendanceStudentBriefOutput()
+    reason = AttendanceReasonOutput()
     date = serializers.DateField(source="start_date")
     temperature = serializers.FloatField(allow_null=True)
     expected_time = serializers.TimeField(format="%H:%M", allow_null=True)
@@ -228,67 +228,67 @@ class StaffReportOutput(serializers.ModelSerializer):
                   "expected_time", "note", "status", "seen_at", "created_at"]
 
 
-class ClassListEntryOutput(serializers.Serializer):
+class AttendanceClassListEntryOutput(serializers.Serializer):
     number = serializers.IntegerField(allow_null=True)
-    student = StudentBriefOutput()
-    reports = StaffReportOutput(many=True)
+    student = AttendanceStudentBriefOutput()
+    reports = AttendanceStaffReportOutput(many=True)
 
 
-class ClassListOutput(serializers.Serializer):
-    school_class = ClassBriefOutput()
-    school = SchoolBriefOutput(source="school_class.school")
+class AttendanceClassListOutput(serializers.Serializer):
+    school_class = AttendanceClassBriefOutput()
+    school = AttendanceSchoolBriefOutput(source="school_class.school")
     date = serializers.DateField()
-    counts = CountsOutput()
-    students = ClassListEntryOutput(many=True, source="entries")
+    counts = AttendanceCountsOutput()
+    students = AttendanceClassListEntryOutput(many=True, source="entries")
 
 
-class ClassCountsOutput(CountsOutput):
-    school_class = ClassBriefOutput()
+class AttendanceClassCountsOutput(AttendanceCountsOutput):
+    school_class = AttendanceClassBriefOutput()
 
 
-class GradeCountsOutput(CountsOutput):
+class AttendanceGradeCountsOutput(AttendanceCountsOutput):
     grade = serializers.IntegerField()
 
 
-class SchoolDayOutput(serializers.Serializer):
-    school = SchoolBriefOutput()
+class AttendanceSchoolDayOutput(serializers.Serializer):
+    school = AttendanceSchoolBriefOutput()
     date = serializers.DateField()
-    totals = CountsOutput()
-    grades = GradeCountsOutput(many=True)
-    classes = ClassCountsOutput(many=True)
-    reports = StaffReportOutput(many=True)
+    totals = AttendanceCountsOutput()
+    grades = AttendanceGradeCountsOutput(many=True)
+    classes = AttendanceClassCountsOutput(many=True)
+    reports = AttendanceStaffReportOutput(many=True)
 
 
-class StaffSchoolOutput(SchoolBriefOutput):
+class AttendanceStaffSchoolOutput(AttendanceSchoolBriefOutput):
     cutoff_time = serializers.TimeField(format="%H:%M")
 
-    class Meta(SchoolBriefOutput.Meta):
+    class Meta(AttendanceSchoolBriefOutput.Meta):
         fields = ["id", "code", "name", "name_en", "kind", "phone", "cutoff_time", "notify_guardian_on_seen"]
 
 
-class BoardSchoolOutput(CountsOutput):
-    school = SchoolBriefOutput()
+class AttendanceBoardSchoolOutput(AttendanceCountsOutput):
+    school = AttendanceSchoolBriefOutput()
 
 
-class BoardOutput(serializers.Serializer):
+class AttendanceBoardOutput(serializers.Serializer):
     date = serializers.DateField()
-    totals = CountsOutput()
-    schools = BoardSchoolOutput(many=True)
+    totals = AttendanceCountsOutput()
+    schools = AttendanceBoardSchoolOutput(many=True)
 
 
-class MarkedOutput(serializers.Serializer):
+class AttendanceMarkedOutput(serializers.Serializer):
     marked = serializers.IntegerField()
 
 
-class LinkCodeOutput(serializers.Serializer):
+class AttendanceLinkCodeOutput(serializers.Serializer):
     code = serializers.CharField(help_text="Shown once; only a hash is stored")
     expires_at = serializers.DateTimeField()
-    student = StudentBriefOutput()
+    student = AttendanceStudentBriefOutput()
 
 
-class AlertOutput(serializers.ModelSerializer):
-    school = SchoolBriefOutput()
-    school_class = ClassBriefOutput()
+class AttendanceAlertOutput(serializers.ModelSerializer):
+    school = AttendanceSchoolBriefOutput()
+    school_class = AttendanceClassBriefOutput()
     share_percent = serializers.FloatField()
     symptoms = serializers.DictField(child=serializers.IntegerField())
 
@@ -298,7 +298,7 @@ class AlertOutput(serializers.ModelSerializer):
                   "threshold_percent", "symptoms", "created_at", "acknowledged_at"]
 
 
-class AnnouncementInput(serializers.Serializer):
+class AttendanceAnnouncementInput(serializers.Serializer):
     school = IdField()
     grade = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=6)
     school_class = IdField(required=False, allow_null=True)
@@ -306,7 +306,7 @@ class AnnouncementInput(serializers.Serializer):
     body = StrictCharField(max_length=2000)
 
 
-class StaffAnnouncementOutput(AnnouncementOutput):
-    class Meta(AnnouncementOutput.Meta):
-        fields = AnnouncementOutput.Meta.fields + ["recipient_count"]
+class AttendanceStaffAnnouncementOutput(AttendanceAnnouncementOutput):
+    class Meta(AttendanceAnnouncementOutput.Meta):
+        fields = AttendanceAnnouncementOutput.Meta.fields + ["recipient_count"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Count
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from rest_framework import generics, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -29,7 +29,7 @@ IsTeacher = HasRole(Role.TEACHER)
 
 
 def _query_date(request):
-    query = s.DateQuery(data=request.query_params)
+    query = s.AttendanceDateQuery(data=request.query_params)
     query.is_valid(raise_exception=True)
     return query.validated_data.get("date") or today_local()
 
@@ -40,12 +40,12 @@ class OptionsApi(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses=s.OptionsOutput, tags=GUARDIAN_TAGS)
+    @extend_schema(responses=s.AttendanceOptionsOutput, tags=GUARDIAN_TAGS)
     def get(self, request):
         body = {"types": s.choices_payload(ReportType), "symptoms": s.choices_payload(Symptom),
                 "statuses": s.choices_payload(ReportStatus), "temperature_min": TEMPERATURE_MIN,
                 "temperature_max": TEMPERATURE_MAX, "max_range_days": MAX_RANGE_DAYS}
-        return Response(s.OptionsOutput(body).data)
+        return Response(s.AttendanceOptionsOutput(body).data)
 
 
 class LinkApi(APIView):
@@ -53,14 +53,14 @@ class LinkApi(APIView):
 
     permission_classes = [IsResident]
 
-    @extend_schema(request=s.LinkInput, responses={201: s.ChildOutput}, tags=GUARDIAN_TAGS)
+    @extend_schema(request=s.AttendanceLinkInput, responses={201: s.AttendanceChildOutput}, tags=GUARDIAN_TAGS)
     def post(self, request):
-        data = s.LinkInput(data=request.data)
+        data = s.AttendanceLinkInput(data=request.data)
         data.is_valid(raise_exception=True)
         link = services.guardian_link_with_code(guardian=request.user, code=data.validated_data["code"],
                                                 client_ip=client_ip(request))
         child = next(c for c in selectors.children_of(guardian=request.user) if c.pk == link.student_id)
-        return Response(s.ChildOutput(child).data, status=status.HTTP_201_CREATED)
+        return Response(s.AttendanceChildOutput(child).data, status=status.HTTP_201_CREATED)
 
 
 class ChildListApi(APIView):
@@ -68,9 +68,9 @@ class ChildListApi(APIView):
 
     permission_classes = [IsResident]
 
-    @extend_schema(responses=s.ChildOutput(many=True), tags=GUARDIAN_TAGS)
+    @extend_schema(responses=s.AttendanceChildOutput(many=True), tags=GUARDIAN_TAGS)
     def get(self, request):
-        return Response(s.ChildOutput(selectors.children_of(guardian=request.user), many=True).data)
+        return Response(s.AttendanceChildOutput(selectors.children_of(guardian=request.user), many=True).data)
 
 
 class ChildDetailApi(APIView):
@@ -87,62 +87,71 @@ class _StudentQuery(s.serializers.Serializer):
     student = s.IdField(required=False)
 
 
-class ReportListCreateApi(APIView):
+class ReportListCreateApi(generics.ListAPIView):
+    """The guardian's children's reports, newest first; POST files a new one."""
+
     permission_classes = [IsResident]
+    serializer_class = s.AttendanceReportOutput
+    pagination_class = PageNumberPagination
+
+    def get_queryset(self):
+        query = _StudentQuery(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return selectors.reports_of_guardian(guardian=self.request.user,
+                                             student_id=query.validated_data.get("student"))
 
     @extend_schema(
         parameters=[OpenApiParameter("student", OpenApiTypes.INT, description="Only this child's reports")],
-        responses=s.ReportOutput(many=True), tags=GUARDIAN_TAGS)
-    def get(self, request):
-        query = _StudentQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        reports = selectors.reports_of_guardian(guardian=request.user, student_id=query.validated_data.get("student"))
-        paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(reports, request, view=self)
-        return paginator.get_paginated_response(s.ReportOutput(page, many=True).data)
+        tags=GUARDIAN_TAGS)
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
-    @extend_schema(request=s.ReportInput, responses={201: s.ReportOutput}, tags=GUARDIAN_TAGS,
+    @extend_schema(request=s.AttendanceReportInput, responses={201: s.AttendanceReportOutput}, tags=GUARDIAN_TAGS,
                    description="Report an absence, lateness or early leave. Same-day reports close at the school's "
                                "cut-off time (attendance_after_cutoff, with the school's message).")
     def post(self, request):
-        data = s.ReportInput(data=request.data)
+        data = s.AttendanceReportInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         report = services.report_create(guardian=request.user, student_id=values.pop("student"),
                                         reason_id=values.pop("reason"), start_date=values.pop("date"), **values)
         report = selectors.access_report_for_guardian(guardian=request.user, report_id=report.pk)
-        return Response(s.ReportOutput(report).data, status=status.HTTP_201_CREATED)
+        return Response(s.AttendanceReportOutput(report).data, status=status.HTTP_201_CREATED)
 
 
 class ReportDetailApi(APIView):
     permission_classes = [IsResident]
 
-    @extend_schema(responses=s.ReportOutput, tags=GUARDIAN_TAGS)
+    @extend_schema(responses=s.AttendanceReportOutput, tags=GUARDIAN_TAGS)
     def get(self, request, report_id: int):
         report = selectors.access_report_for_guardian(guardian=request.user, report_id=report_id)
-        return Response(s.ReportOutput(report).data)
+        return Response(s.AttendanceReportOutput(report).data)
 
 
 class ReportWithdrawApi(APIView):
     permission_classes = [IsResident]
 
-    @extend_schema(request=None, responses=s.ReportOutput, tags=GUARDIAN_TAGS,
+    @extend_schema(request=None, responses=s.AttendanceReportOutput, tags=GUARDIAN_TAGS,
                    description="Withdraw a report before the cut-off of its first day (attendance_withdraw_closed after).")
     def post(self, request, report_id: int):
         report = services.report_withdraw(guardian=request.user, report_id=report_id)
         report = selectors.access_report_for_guardian(guardian=request.user, report_id=report.pk)
-        return Response(s.ReportOutput(report).data)
+        return Response(s.AttendanceReportOutput(report).data)
 
 
-class AnnouncementListApi(APIView):
+class AnnouncementListApi(generics.ListAPIView):
+    """Announcements of this school year to the school, grade or class of one of the guardian's children."""
+
     permission_classes = [IsResident]
+    serializer_class = s.AttendanceAnnouncementOutput
+    pagination_class = PageNumberPagination
 
-    @extend_schema(responses=s.AnnouncementOutput(many=True), tags=GUARDIAN_TAGS)
-    def get(self, request):
-        paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(selectors.announcements_for_guardian(guardian=request.user), request,
-                                           view=self)
-        return paginator.get_paginated_response(s.AnnouncementOutput(page, many=True).data)
+    def get_queryset(self):
+        return selectors.announcements_for_guardian(guardian=self.request.user)
+
+    @extend_schema(tags=GUARDIAN_TAGS)
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
 
 # --- Staff --------------------------------------------------------------------------------------
@@ -163,12 +172,12 @@ class StaffClassListApi(APIView):
 
     permission_classes = [IsTeacher]
 
-    @extend_schema(parameters=[DATE_PARAM], responses=s.StaffClassOutput(many=True), tags=STAFF_TAGS)
+    @extend_schema(parameters=[DATE_PARAM], responses=s.AttendanceStaffClassOutput(many=True), tags=STAFF_TAGS)
     def get(self, request):
         day = _query_date(request)
         classes = list(selectors.classes_visible(user=request.user, fiscal_year=fiscal_year_of(day))
                        .annotate(enrolled=Count("enrollments")).prefetch_related("homeroom_teachers"))
-        return Response(s.StaffClassOutput(_with_counts(classes, day), many=True).data)
+        return Response(s.AttendanceStaffClassOutput(_with_counts(classes, day), many=True).data)
 
 
 class StaffClassDetailApi(APIView):
@@ -177,35 +186,35 @@ class StaffClassDetailApi(APIView):
 
     permission_classes = [IsTeacher]
 
-    @extend_schema(parameters=[DATE_PARAM], responses=s.ClassListOutput, tags=STAFF_TAGS)
+    @extend_schema(parameters=[DATE_PARAM], responses=s.AttendanceClassListOutput, tags=STAFF_TAGS)
     def get(self, request, class_id: int):
         school_class = selectors.access_class(user=request.user, class_id=class_id)
         day = _query_date(request)
-        return Response(s.ClassListOutput(selectors.class_day_list(school_class=school_class, day=day)).data)
+        return Response(s.AttendanceClassListOutput(selectors.class_day_list(school_class=school_class, day=day)).data)
 
 
 class StaffClassSeenApi(APIView):
     permission_classes = [IsTeacher]
 
-    @extend_schema(request=s.DateInput, responses=s.MarkedOutput, tags=STAFF_TAGS,
+    @extend_schema(request=s.AttendanceDateInput, responses=s.AttendanceMarkedOutput, tags=STAFF_TAGS,
                    summary="Mark every pending report of the class for the day as seen")
     def post(self, request, class_id: int):
         school_class = selectors.access_class(user=request.user, class_id=class_id)
-        data = s.DateInput(data=request.data)
+        data = s.AttendanceDateInput(data=request.data)
         data.is_valid(raise_exception=True)
         marked = services.class_mark_seen(school_class=school_class, day=data.validated_data["date"],
                                           acting_user=request.user)
-        return Response(s.MarkedOutput({"marked": marked}).data)
+        return Response(s.AttendanceMarkedOutput({"marked": marked}).data)
 
 
 class StaffReportSeenApi(APIView):
     permission_classes = [IsTeacher]
 
-    @extend_schema(request=None, responses=s.StaffReportOutput, tags=STAFF_TAGS, summary="Mark a report seen")
+    @extend_schema(request=None, responses=s.AttendanceStaffReportOutput, tags=STAFF_TAGS, summary="Mark a report seen")
     def post(self, request, report_id: int):
         report = selectors.access_report_for_staff(user=request.user, report_id=report_id)
         report = services.report_mark_seen(report=report, acting_user=request.user)
-        return Response(s.StaffReportOutput(report).data)
+        return Response(s.AttendanceStaffReportOutput(report).data)
 
 
 class StaffSchoolListApi(APIView):
@@ -213,20 +222,20 @@ class StaffSchoolListApi(APIView):
 
     permission_classes = [IsTeacher]
 
-    @extend_schema(responses=s.StaffSchoolOutput(many=True), tags=STAFF_TAGS)
+    @extend_schema(responses=s.AttendanceStaffSchoolOutput(many=True), tags=STAFF_TAGS)
     def get(self, request):
-        return Response(s.StaffSchoolOutput(selectors.schools_visible(user=request.user), many=True).data)
+        return Response(s.AttendanceStaffSchoolOutput(selectors.schools_visible(user=request.user), many=True).data)
 
 
 class StaffSchoolDayApi(APIView):
     permission_classes = [IsTeacher]
 
-    @extend_schema(parameters=[DATE_PARAM], responses=s.SchoolDayOutput, tags=STAFF_TAGS,
+    @extend_schema(parameters=[DATE_PARAM], responses=s.AttendanceSchoolDayOutput, tags=STAFF_TAGS,
                    summary="Whole-school view for a day (principal, vice principal, school nurse)")
     def get(self, request, school_id: int):
         school = selectors.access_school(user=request.user, school_id=school_id)
         day = _query_date(request)
-        return Response(s.SchoolDayOutput(selectors.school_day_view(school=school, day=day)).data)
+        return Response(s.AttendanceSchoolDayOutput(selectors.school_day_view(school=school, day=day)).data)
 
 
 class StaffBoardApi(APIView):
@@ -234,52 +243,56 @@ class StaffBoardApi(APIView):
 
     permission_classes = [IsAnyStaff]
 
-    @extend_schema(parameters=[DATE_PARAM], responses=s.BoardOutput, tags=STAFF_TAGS)
+    @extend_schema(parameters=[DATE_PARAM], responses=s.AttendanceBoardOutput, tags=STAFF_TAGS)
     def get(self, request):
         if not selectors.staff_scope(request.user).sees_counts_of_every_school:
             raise ApiError("permission_denied", status_code=403)
-        return Response(s.BoardOutput(selectors.board_day_counts(day=_query_date(request))).data)
+        return Response(s.AttendanceBoardOutput(selectors.board_day_counts(day=_query_date(request))).data)
 
 
-class StaffAlertListApi(APIView):
+class StaffAlertListApi(generics.ListAPIView):
+    """Class-closure review alerts (学級閉鎖の検討) the staff member receives, newest first."""
+
     permission_classes = [IsAnyStaff]
+    serializer_class = s.AttendanceAlertOutput
+    pagination_class = PageNumberPagination
 
-    @extend_schema(responses=s.AlertOutput(many=True), tags=STAFF_TAGS,
-                   summary="Class-closure review alerts (学級閉鎖の検討) the staff member receives")
-    def get(self, request):
-        paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(selectors.alerts_visible(user=request.user), request, view=self)
-        return paginator.get_paginated_response(s.AlertOutput(page, many=True).data)
+    def get_queryset(self):
+        return selectors.alerts_visible(user=self.request.user)
+
+    @extend_schema(tags=STAFF_TAGS)
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
 
 class StaffAlertAcknowledgeApi(APIView):
     permission_classes = [IsAnyStaff]
 
-    @extend_schema(request=None, responses=s.AlertOutput, tags=STAFF_TAGS)
+    @extend_schema(request=None, responses=s.AttendanceAlertOutput, tags=STAFF_TAGS)
     def post(self, request, alert_id: int):
         alert = selectors.access_alert(user=request.user, alert_id=alert_id)
-        return Response(s.AlertOutput(services.alert_acknowledge(alert=alert, acting_user=request.user)).data)
+        return Response(s.AttendanceAlertOutput(services.alert_acknowledge(alert=alert, acting_user=request.user)).data)
 
 
 class StaffLinkCodeApi(APIView):
     permission_classes = [IsTeacher]
 
-    @extend_schema(request=None, responses={201: s.LinkCodeOutput}, tags=STAFF_TAGS,
+    @extend_schema(request=None, responses={201: s.AttendanceLinkCodeOutput}, tags=STAFF_TAGS,
                    summary="Issue a one-time code a guardian uses to link to this student")
     def post(self, request, student_id: int):
         student = selectors.access_student_for_staff(user=request.user, student_id=student_id)
         issued = services.link_code_issue(student=student, acting_user=request.user)
         body = {"code": issued.code, "expires_at": issued.link_code.expires_at, "student": student}
-        return Response(s.LinkCodeOutput(body).data, status=status.HTTP_201_CREATED)
+        return Response(s.AttendanceLinkCodeOutput(body).data, status=status.HTTP_201_CREATED)
 
 
 class StaffAnnouncementCreateApi(APIView):
     permission_classes = [IsTeacher]
 
-    @extend_schema(request=s.AnnouncementInput, responses={201: s.StaffAnnouncementOutput}, tags=STAFF_TAGS,
+    @extend_schema(request=s.AttendanceAnnouncementInput, responses={201: s.AttendanceStaffAnnouncementOutput}, tags=STAFF_TAGS,
                    summary="Send an announcement to guardians of a school, a grade or a class")
     def post(self, request):
-        data = s.AnnouncementInput(data=request.data)
+        data = s.AttendanceAnnouncementInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
         school_class = None
@@ -294,4 +307,4 @@ class StaffAnnouncementCreateApi(APIView):
         announcement = services.announcement_create(school=school, grade=values.get("grade"),
                                                     school_class=school_class, title=values["title"],
                                                     body=values["body"], acting_user=request.user)
-        return Response(s.StaffAnnouncementOutput(announcement).data, status=status.HTTP_201_CREATED)
+        return Response(s.AttendanceStaffAnnouncementOutput(announcement).data, status=status.HTTP_201_CREATED)
