@@ -74,6 +74,7 @@ TENANT_APPS = [
     "miniapps.garbage",
     "notifications",
     "shelters",
+    "miniapps.attendance",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -278,6 +279,17 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=4, minute=7),
         "args": ("citizen_id.tasks.maintain",),
     },
+    # 学校出欠連絡: after the schools' morning cut-offs, and the nightly counts + retention run.
+    "attendance-outbreak-check": {
+        "task": "tenants.tasks.fan_out",
+        "schedule": crontab(hour=9, minute=5, day_of_week="mon-fri"),
+        "args": ("attendance.tasks.evaluate_outbreaks",),
+    },
+    "attendance-nightly": {
+        "task": "tenants.tasks.fan_out",
+        "schedule": crontab(hour=0, minute=40),
+        "args": ("attendance.tasks.nightly",),
+    },
     "aggregate-miniapp-usage": {
         "task": "tenants.tasks.fan_out",
         "schedule": crontab(minute="*/10"),
@@ -390,3 +402,24 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}, "django.request": {"level": "ERROR"}},
 }
+
+# --- Staff console (/console/ on a municipality's host) and platform console (/platform/) ---------
+# Paths under these prefixes get HTML error pages (everything else keeps the JSON error shape), the
+# console's Content-Security-Policy, its language choice (cookie, else Japanese) and no-store caching.
+CONSOLE_PATH_PREFIXES = ("/console/", "/platform/")
+MIDDLEWARE += [
+    "django_htmx.middleware.HtmxMiddleware",
+    "admin_console.middleware.ConsoleMiddleware",
+]
+# Signed-in console sessions end after this much inactivity, and in any case SESSION_COOKIE_AGE after sign-in.
+CONSOLE_IDLE_TIMEOUT_SECONDS = int(os.environ.get("CONSOLE_IDLE_TIMEOUT_SECONDS", "1800"))
+# No inline script or style anywhere in the console: everything comes from /static/.
+CONSOLE_CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+    "font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+CSRF_FAILURE_VIEW = "superapp.api.errors.csrf_failure"
+# htmx comes from the npm registry (`npm ci`, see package.json), served as /static/vendor/htmx/htmx.min.js.
+STATICFILES_DIRS = [("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist")]
+# Staff invitation links (one-time set-password links) stay valid this long.
+PASSWORD_RESET_TIMEOUT = int(os.environ.get("STAFF_INVITE_LINK_SECONDS", str(3 * 24 * 3600)))

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -95,8 +97,30 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "cancellation_closed": ("取消の期限（収集日の2開庁日前）を過ぎています。市役所へお電話ください。",
                             "The cancellation deadline (two working days before) has passed; please call the city office."),
     "booking_already_cancelled": ("この予約は既に取り消されています。", "This booking is already cancelled."),
-    "invalid_device_token": ("端末の登録トークンが不正です。", "The device registration token is not valid."),
-    "empty_audience": ("配信対象に該当する住民がいません。", "No resident matches this audience."),
+    # 学校出欠連絡 (miniapps.attendance)
+    "attendance_after_cutoff": ("本日分の連絡の受付は締め切りました。学校へお電話ください。",
+                                "Same-day reports are closed for today; please phone the school."),
+    "attendance_withdraw_closed": ("締切時刻を過ぎたため取り消せません。学校へお電話ください。",
+                                   "Past the cut-off a report can no longer be withdrawn; please phone the school."),
+    "attendance_report_overlaps": ("この日には既に同じお子さまの連絡があります。", "This child already has a report for these days."),
+    "attendance_report_withdrawn": ("この連絡は取り消されています。", "This report has been withdrawn."),
+    "attendance_not_enrolled": ("その年度の在籍情報がありません。学校へお問い合わせください。",
+                                "The child is not enrolled for that school year; please contact the school."),
+    "attendance_link_code_invalid": ("連携コードが正しくありません。", "The link code is not valid."),
+    "attendance_link_code_expired": ("連携コードの有効期限が切れています。学校に新しいコードを依頼してください。",
+                                     "The link code has expired; ask the school for a new one."),
+    "attendance_link_code_used": ("この連携コードは使用済みです。学校に新しいコードを依頼してください。",
+                                  "The link code has already been used; ask the school for a new one."),
+    "attendance_already_linked": ("このお子さまとは既に連携しています。", "You are already linked to this child."),
+    "attendance_roster_invalid": ("名簿ファイルに誤りがあるため、何も取り込んでいません。",
+                                  "The roster file has errors; nothing was imported."),
+    "csrf_failed": ("ページの有効期限が切れました。ページを再読み込みしてから、もう一度お試しください。",
+                    "This page has expired; reload it and try again."),
+    "invalid_totp": ("確認コードが違うか、期限切れです。", "The verification code is wrong or has expired."),
+    "last_admin": ("最後の自治体管理者の権限は外せません。先に別の職員を管理者にしてください。",
+                   "The last municipality admin cannot lose that role; make someone else an admin first."),
+    "invalid_invite_link": ("このリンクは無効か、期限切れか、既に使われています。管理者に再送を依頼してください。",
+                            "This link is invalid, expired or already used; ask an admin to send a new one."),
 }
 
 
@@ -212,18 +236,50 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return response
 
 
-# Django-level handlers, for everything DRF does not see (unknown URLs, uncaught errors).
+# Django-level handlers, for everything DRF does not see (unknown URLs, uncaught errors). Console
+# and platform-console paths (settings.CONSOLE_PATH_PREFIXES) get an HTML page in the same words.
+def _wants_html(request) -> bool:
+    prefixes = tuple(getattr(settings, "CONSOLE_PATH_PREFIXES", ()))
+    return bool(prefixes) and request is not None and request.path.startswith(prefixes)
+
+
+def html_error_response(request, code: str, status_code: int) -> HttpResponse:
+    message, message_en = MESSAGES.get(code, (code, code))
+    try:
+        body = render_to_string("console/error.html", {"code": code, "status": status_code, "message": message,
+                                                       "message_en": message_en}, request=request)
+    except Exception:  # an error page must never fail: fall back to plain text
+        body = f"{status_code} {message} / {message_en}"
+        return HttpResponse(body, status=status_code, content_type="text/plain; charset=utf-8")
+    return HttpResponse(body, status=status_code)
+
+
 def handler404(request, exception=None):
+    if _wants_html(request):
+        return html_error_response(request, "not_found", 404)
     return error_response("not_found", 404)
 
 
 def handler500(request):
+    if _wants_html(request):
+        return html_error_response(request, "server_error", 500)
     return error_response("server_error", 500)
 
 
 def handler403(request, exception=None):
+    if _wants_html(request):
+        return html_error_response(request, "permission_denied", 403)
     return error_response("permission_denied", 403)
 
 
 def handler400(request, exception=None):
+    if _wants_html(request):
+        return html_error_response(request, "bad_request", 400)
     return error_response("validation_error", 400, message="不正なリクエストです。", message_en="Bad request.")
+
+
+def csrf_failure(request, reason: str = ""):
+    """CSRF_FAILURE_VIEW: the console's forms lost their token (expired page, another tab signed out)."""
+    if _wants_html(request):
+        return html_error_response(request, "csrf_failed", 403)
+    return error_response("csrf_failed", 403)
