@@ -1,7 +1,7 @@
 """Residents on the staff dashboard: how many, by school district and by age band."""
 from __future__ import annotations
 
-from django.utils.translation import gettext as _t
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from admin_console.dashboard import Bar, Chart, DashboardContext, Stat, dashboard_chart, dashboard_stat
@@ -26,17 +26,17 @@ def districts(ctx: DashboardContext) -> Stat:
 def residents_by_district(ctx: DashboardContext) -> Chart:
     counts, unassigned = selectors.resident_counts_by_district()
     bars = [Bar(label=district.name, value=n) for district, n in counts]
-    bars.append(Bar(label=_t("未設定"), value=unassigned))
-    return Chart(bars=bars, unit=_t("人"), value_label=_t("住民数"), category_label=_t("校区"),
-                 caption=_t("住民がアプリで選んだ校区です。"))
+    bars.append(Bar(label=gettext("未設定"), value=unassigned))
+    return Chart(bars=bars, unit=gettext("人"), value_label=gettext("住民数"), category_label=gettext("校区"),
+                 caption=gettext("住民がアプリで選んだ校区です。"))
 
 
 def age_band_label(start: int | None) -> str:
     if start is None:
-        return _t("不明")
+        return gettext("不明")
     if start >= OLDEST_BAND_FROM:
-        return _t("%(start)d歳以上") % {"start": start}
-    return _t("%(start)d〜%(end)d歳") % {"start": start, "end": start + AGE_BAND_YEARS - 1}
+        return gettext("%(start)d歳以上") % {"start": start}
+    return gettext("%(start)d〜%(end)d歳") % {"start": start, "end": start + AGE_BAND_YEARS - 1}
 
 
 @dashboard_chart("residents_by_age", title=_("年代別の登録住民"), order=110)
@@ -51,5 +51,5 @@ def residents_by_age(ctx: DashboardContext) -> Chart:
         age = max(0, ctx.today.year - birth_year)  # the age reached this year: only the year is known
         bands[min(age // AGE_BAND_YEARS * AGE_BAND_YEARS, OLDEST_BAND_FROM)] += n
     bars = [Bar(label=age_band_label(start), value=n) for start, n in bands.items()]
-    return Chart(bars=bars, unit=_t("人"), value_label=_t("住民数"), category_label=_t("年代"),
-                 caption=_t("年齢は生まれ年から数えた今年の満年齢です。"))
+    return Chart(bars=bars, unit=gettext("人"), value_label=gettext("住民数"), category_label=gettext("年代"),
+                 caption=gettext("年齢は生まれ年から数えた今年の満年齢です。"))

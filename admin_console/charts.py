@@ -81,9 +81,9 @@ def bar_chart_geometry(chart: Chart, *, suppressed_text: str) -> BarChartGeometr
             bar_width=width,
             value_x=LABEL_WIDTH + width + 6,
         ))
-    gridlines = [(round(LABEL_WIDTH + plot_width * fraction, 1), number_format(int(axis_max * fraction),
-                                                                                force_grouping=True))
-                 for fraction in (0, 0.5, 1)]
+    fractions = (0, 0.5, 1) if axis_max % 2 == 0 else (0, 1)  # ticks only at whole numbers
+    gridlines = [(round(LABEL_WIDTH + plot_width * fraction, 1),
+                  number_format(int(axis_max * fraction), force_grouping=True)) for fraction in fractions]
     height = TOP * 2 + ROW_HEIGHT * max(len(bars), 1) + 14
     return BarChartGeometry(width=WIDTH, height=height, label_width=LABEL_WIDTH, bar_x=LABEL_WIDTH,
                             bar_height=BAR_HEIGHT, plot_width=plot_width, bars=bars, gridlines=gridlines)
