@@ -75,6 +75,7 @@ TENANT_APPS = [
     "notifications",
     "shelters",
     "miniapps.attendance",
+    "analytics",  # data platform: aggregates, exports, open data (after the apps it reads)
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -302,6 +303,14 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 CELERY_BEAT_SCHEDULE.update({
+    # Garbage-day reminders due in the last few minutes (idempotent per reminder group and date).
+    "garbage-reminders": {
+        "task": "tenants.tasks.fan_out",
+        "schedule": crontab(minute="*/5"),
+        "args": ("miniapps.garbage.tasks.send_due_reminders",),
+    },
+})
+CELERY_BEAT_SCHEDULE.update({
     # Scheduled notifications whose time has come, and per-device fan-outs whose worker died.
     "notifications-dispatch-due": {
         "task": "tenants.tasks.fan_out",
@@ -313,6 +322,20 @@ CELERY_BEAT_SCHEDULE.update({
         "task": "tenants.tasks.fan_out",
         "schedule": crontab(minute="*/5"),
         "args": ("notifications.tasks.sync_topic_subscriptions",),
+    },
+})
+CELERY_BEAT_SCHEDULE.update({
+    # Data platform: rebuild the daily facts that changed, then start the scheduled exports due today.
+    "analytics-nightly": {
+        "task": "tenants.tasks.fan_out",
+        "schedule": crontab(hour=1, minute=10),
+        "args": ("analytics.tasks.nightly",),
+    },
+    # Expired export files deleted, exports of dead workers failed, open-data update times refreshed.
+    "analytics-maintenance": {
+        "task": "tenants.tasks.fan_out",
+        "schedule": crontab(minute=23),
+        "args": ("analytics.tasks.maintain",),
     },
 })
 # Disaster notifications travel on their own queue; run a worker that consumes only it (plus the
@@ -357,6 +380,24 @@ MINIAPPS_LAUNCH_TOKEN_TTL_SECONDS = int(os.environ.get("MINIAPPS_LAUNCH_TOKEN_TT
 MINIAPPS_SIGNING_KEY_PASSPHRASE = os.environ.get("MINIAPPS_SIGNING_KEY_PASSPHRASE", "") or SECRET_KEY
 MINIAPPS_SIGNING_KEY_ROTATION_DAYS = int(os.environ.get("MINIAPPS_SIGNING_KEY_ROTATION_DAYS", "90"))
 MINIAPPS_SIGNING_KEY_RETIRED_KEEP_DAYS = int(os.environ.get("MINIAPPS_SIGNING_KEY_RETIRED_KEEP_DAYS", "2"))
+
+# --- Data platform (analytics) ------------------------------------------------------------------
+# Finished exports can be downloaded this long; named operational lists (personal data) only this many hours.
+ANALYTICS_EXPORT_TTL_DAYS = int(os.environ.get("ANALYTICS_EXPORT_TTL_DAYS", "7"))
+ANALYTICS_NAMED_LIST_TTL_HOURS = int(os.environ.get("ANALYTICS_NAMED_LIST_TTL_HOURS", "24"))
+ANALYTICS_MAX_RANGE_DAYS = int(os.environ.get("ANALYTICS_MAX_RANGE_DAYS", "366"))
+ANALYTICS_MAX_ACTIVE_EXPORTS = int(os.environ.get("ANALYTICS_MAX_ACTIVE_EXPORTS", "3"))  # queued or running, per person
+# A running export that reported no progress for this long is considered lost (worker died).
+ANALYTICS_EXPORT_STALE_SECONDS = int(os.environ.get("ANALYTICS_EXPORT_STALE_SECONDS", "900"))
+# Nightly: days back the facts other than usage are rebuilt (pushes are opened for days, reports corrected).
+ANALYTICS_REBUILD_WINDOW_DAYS = int(os.environ.get("ANALYTICS_REBUILD_WINDOW_DAYS", "14"))
+# Streaming sizes: CSV block pyarrow parses at once, Parquet row group, rows per Hyper load.
+ANALYTICS_CSV_BLOCK_BYTES = int(os.environ.get("ANALYTICS_CSV_BLOCK_BYTES", str(1 << 20)))
+ANALYTICS_PARQUET_ROW_GROUP = int(os.environ.get("ANALYTICS_PARQUET_ROW_GROUP", "131072"))
+ANALYTICS_HYPER_CHUNK_ROWS = int(os.environ.get("ANALYTICS_HYPER_CHUNK_ROWS", "262144"))
+ANALYTICS_PROGRESS_ROWS = int(os.environ.get("ANALYTICS_PROGRESS_ROWS", "10000"))
+# Where exports are written before they are moved into the municipality's storage (default: the system temp dir).
+ANALYTICS_WORK_DIR = os.environ.get("ANALYTICS_WORK_DIR", "")
 
 # --- Email --------------------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
