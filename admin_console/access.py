@@ -48,7 +48,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("community", _("地域掲示板"), (Role.COMMUNITY_MODERATOR,), None, _("投稿の確認・非表示")),
     Section("garbage", _("ごみカレンダー"), (Role.MUNICIPALITY_ADMIN,), None, _("収集日と分別辞典")),
     Section("miniapps", _("ミニアプリ"), (Role.MUNICIPALITY_ADMIN,), None, _("カタログ・お知らせ・ご意見")),
-    Section("exports", _("データ出力"), (Role.ANALYST,), None, _("CSV・Parquet・Hyper 形式の出力")),
+    Section("exports", _("データ出力"), (Role.ANALYST,), "analytics_console:exports", _("CSV・Parquet・Hyper 形式の出力")),
     # Municipality administration.
     Section("districts", _("校区"), (Role.MUNICIPALITY_ADMIN,), "console:districts", _("小学校区の追加・名称変更")),
     Section("staff", _("職員"), (Role.MUNICIPALITY_ADMIN,), "console:staff_list", _("招待・役割・無効化")),

@@ -393,7 +393,7 @@ ANALYTICS_EXPORT_STALE_SECONDS = int(os.environ.get("ANALYTICS_EXPORT_STALE_SECO
 ANALYTICS_REBUILD_WINDOW_DAYS = int(os.environ.get("ANALYTICS_REBUILD_WINDOW_DAYS", "14"))
 # Streaming sizes: CSV block pyarrow parses at once, Parquet row group, rows per Hyper load.
 ANALYTICS_CSV_BLOCK_BYTES = int(os.environ.get("ANALYTICS_CSV_BLOCK_BYTES", str(1 << 20)))
-ANALYTICS_PARQUET_ROW_GROUP = int(os.environ.get("ANALYTICS_PARQUET_ROW_GROUP", "131072"))
+ANALYTICS_PARQUET_ROW_GROUP = int(os.environ.get("ANALYTICS_PARQUET_ROW_GROUP", "65536"))
 ANALYTICS_HYPER_CHUNK_ROWS = int(os.environ.get("ANALYTICS_HYPER_CHUNK_ROWS", "262144"))
 ANALYTICS_PROGRESS_ROWS = int(os.environ.get("ANALYTICS_PROGRESS_ROWS", "10000"))
 # Where exports are written before they are moved into the municipality's storage (default: the system temp dir).

@@ -14,6 +14,7 @@ api_v1 = [
     *miniapp_registry.api_urlpatterns(),
     path("", include("notifications.api.urls")),
     path("", include("shelters.api.urls")),
+    path("", include("analytics.api.urls")),
 ]
 
 urlpatterns = [
@@ -26,6 +27,7 @@ urlpatterns = [
          name="api-redoc"),
     path("console/", include("admin_console.urls")),
     path("console/", include(miniapp_registry.console_urlpatterns())),
+    path("console/analytics/", include("analytics.console.urls")),
     path("contacts/confirm/<str:token>/", confirm_emergency_contact, name="emergency-contact-confirm"),
 ]
 

@@ -121,6 +121,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
                    "The last municipality admin cannot lose that role; make someone else an admin first."),
     "invalid_invite_link": ("このリンクは無効か、期限切れか、既に使われています。管理者に再送を依頼してください。",
                             "This link is invalid, expired or already used; ask an admin to send a new one."),
+    # Data platform (analytics)
+    "dataset_unavailable": ("このデータセットの元データはこの環境にありません。",
+                            "This dataset's source is not installed here."),
+    "export_too_many": ("実行中の出力が多すぎます。終わってから次の出力を始めてください。",
+                        "You have too many exports queued or running; wait for one to finish."),
+    "export_not_ready": ("ファイルはまだできていません（作成中か、失敗しました）。",
+                         "The file is not ready (still running, or the export failed)."),
+    "export_expired": ("ダウンロードの期限が切れました。もう一度出力してください。",
+                       "The download has expired; run the export again."),
 }
 
 
