@@ -163,7 +163,7 @@ def _usage_daily(ctx: QueryContext) -> tuple[str, dict]:
     SELECT f.day, f.miniapp_id, coalesce(m.name, f.miniapp_id) AS miniapp_name, d.name AS district,
            {age_band_label_sql('f.age_band')} AS age_band,
            {gated_sql('f.opens', 'f.users')} AS opens, {gated_sql('f.taps', 'f.users')} AS taps,
-           {suppressed_sql('f.users')} AS users, {any_small_sql('f.users')} AS suppressed
+           {suppressed_sql('f.users')} AS users, {any_small_sql('f.users', 'f.opens', 'f.taps')} AS suppressed
     FROM {UsageFact._meta.db_table} f
     LEFT JOIN {DISTRICT} d ON d.id = f.district_id
     {_miniapp_join('m', 'f.miniapp_id')}
@@ -414,7 +414,7 @@ def _feedback_monthly(ctx: QueryContext) -> tuple[str, dict]:
     SELECT a.month, nullif(a.miniapp_id, '') AS miniapp_id,
            CASE WHEN a.miniapp_id = '' THEN NULL ELSE coalesce(m.name, a.miniapp_id) END AS miniapp_name,
            a.category, {suppressed_sql('a.received')} AS received, {gated_sql('a.answered', 'a.received')} AS answered,
-           {any_small_sql('a.received')} AS suppressed
+           {any_small_sql('a.received', 'a.answered')} AS suppressed
     FROM (SELECT date_trunc('month', day)::date AS month, miniapp_id, category, sum(received)::int AS received,
                  sum(answered)::int AS answered
           FROM {FeedbackFact._meta.db_table} WHERE day >= %(d0)s AND day <= %(d1)s GROUP BY 1, 2, 3) a

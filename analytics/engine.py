@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 from .datasets import Column, Dataset, QueryContext
 
@@ -105,25 +105,27 @@ def typed_select(dataset: Dataset, sql: str) -> str:
     return f"SELECT {', '.join(exprs)} FROM ({sql}) AS q"
 
 
-# Session settings for the length of one export on the Django connection, put back afterwards:
-# ISO dates whatever the server's default, no JIT (compiling the plan cost 1.5 s of a 1M-row
-# export and saved nothing), and room for the hash aggregates of the privacy pre-pass.
-EXPORT_SESSION = {"DateStyle": "ISO, YMD", "jit": "off", "work_mem": "64MB"}
+# Session settings for the length of one export, in a transaction of its own (a savepoint inside an
+# enclosing one) so they are put back whatever happens: ISO dates whatever the server's default, no
+# JIT (compiling the plan cost 1.5 s of a 1M-row export and saved nothing), room for the hash
+# aggregates of the privacy pre-pass, and a time limit (ANALYTICS_EXPORT_TIMEOUT_SECONDS).
+EXPORT_SESSION = {"DateStyle": "ISO, YMD", "jit": "off", "work_mem": "64MB", "statement_timeout": None}
 
 
 @contextmanager
 def export_session():
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT " + ", ".join(f"current_setting('{name}')" for name in EXPORT_SESSION))
-        previous = dict(zip(EXPORT_SESSION, cursor.fetchone()))
-        for name, value in EXPORT_SESSION.items():
-            cursor.execute("SELECT set_config(%s, %s, false)", [name, value])
-    try:
+    wanted = dict(EXPORT_SESSION, statement_timeout=str(max(1, int(settings.ANALYTICS_EXPORT_TIMEOUT_SECONDS * 1000))))
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT " + ", ".join(f"current_setting('{name}')" for name in wanted))
+            previous = dict(zip(wanted, cursor.fetchone()))
+            for name, value in wanted.items():
+                cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
         yield
-    finally:
+        # Committing puts them back; inside an enclosing transaction (tests) they would outlive us.
         with connection.cursor() as cursor:
             for name, value in previous.items():
-                cursor.execute("SELECT set_config(%s, %s, false)", [name, value])
+                cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
 
 
 def copy_statement(select: str) -> str:
@@ -344,7 +346,10 @@ def export_to_file(*, dataset: Dataset, ctx: QueryContext, fmt: str, path: Path,
         raise ExportFailure("export_bad_format", f"形式「{fmt}」には対応していません。",
                             f"The format {fmt!r} is not supported.")
     progress = progress or (lambda rows: None)
-    municipality = municipality or getattr(connection, "tenant", None)
+    if municipality is None:
+        from tenants.selectors import current_municipality
+
+        municipality = current_municipality()
     sql, params = dataset.query(ctx)
     workdir = Path(tempfile.mkdtemp(prefix="export-", dir=settings.ANALYTICS_WORK_DIR or None))
     try:

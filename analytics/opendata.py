@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.apps import apps
-from django.db import connection, transaction
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -214,7 +214,10 @@ def release_record(*, key: str, body: bytes, rows: int, now: datetime | None = N
 
 
 def render(dataset: OpenDataset, municipality=None) -> Rendered:
-    municipality = municipality or connection.tenant
+    if municipality is None:
+        from tenants.selectors import current_municipality
+
+        municipality = current_municipality()
     body, rows = dataset.render(municipality)
     return Rendered(dataset, body, rows, release_record(key=dataset.key, body=body, rows=rows))
 

@@ -8,15 +8,16 @@ option lowers it.
 """
 from __future__ import annotations
 
-from django.db import connection
-
 DEFAULT_THRESHOLD = 10
 
 
 def privacy_threshold(municipality=None) -> int:
     """The current municipality's threshold. A malformed setting (not a positive integer) falls back
     to the default rather than switching suppression off."""
-    municipality = municipality or getattr(connection, "tenant", None)
+    if municipality is None:
+        from tenants.selectors import current_municipality
+
+        municipality = current_municipality()
     value = municipality.setting("privacy_threshold") if municipality is not None else None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         try:
@@ -46,9 +47,10 @@ def suppressed_sql(expr: str, k: str = "k") -> str:
 
 
 def gated_sql(expr: str, gate: str, k: str = "k") -> str:
-    """`expr` (e.g. opens), or NULL when the number of people behind the row (`gate`) is small: 50
-    opens by 3 residents say something about those 3."""
-    return f"(CASE WHEN ({gate}) > 0 AND ({gate}) < %({k})s THEN NULL ELSE ({expr}) END)"
+    """The count `expr` (e.g. opens), or NULL when it is small itself or when the number of people
+    behind the row (`gate`) is small: 50 opens by 3 residents say something about those 3."""
+    return (f"(CASE WHEN (({gate}) > 0 AND ({gate}) < %({k})s) OR (({expr}) > 0 AND ({expr}) < %({k})s) "
+            f"THEN NULL ELSE ({expr}) END)")
 
 
 def any_small_sql(*exprs: str, k: str = "k") -> str:

@@ -26,6 +26,7 @@ from accounts.roles import Role
 from accounts.selectors import user_has_role
 from accounts.services import audit_record
 from superapp.api.errors import ApiError
+from tenants.selectors import current_municipality
 
 from . import engine, facts
 from .datasets import Dataset, QueryContext, get_dataset
@@ -246,7 +247,7 @@ def export_job_create(*, dataset: str, fmt: str, date_from: date | None = None, 
                                "state the purpose of exporting personal data (at least 4 characters)")
     if acting_user is not None and _active_jobs_of(acting_user) >= settings.ANALYTICS_MAX_ACTIVE_EXPORTS:
         raise ApiError("export_too_many", status_code=409)
-    municipality = connection.tenant
+    municipality = current_municipality()
     job = ExportJob.objects.create(
         dataset=chosen.key, format=fmt, date_from=date_from, date_to=date_to, parameters=cleaned,
         named_list=chosen.named_list, purpose=purpose[:500], origin=origin, schedule=schedule,
@@ -379,8 +380,9 @@ def export_job_run(*, job_id: int, out: Path | None = None,
         return _fail(job, "dataset_unavailable", f"データセット「{job.dataset}」の元データがこの環境にありません。",
                      f"The source of dataset {job.dataset!r} is not installed here.")
     ctx = QueryContext(job.date_from, job.date_to, job.privacy_threshold or privacy_threshold(), job.parameters)
-    workdir = Path(tempfile.mkdtemp(prefix=f"job-{job.pk}-", dir=settings.ANALYTICS_WORK_DIR or None))
+    workdir = None
     try:
+        workdir = Path(tempfile.mkdtemp(prefix=f"job-{job.pk}-", dir=settings.ANALYTICS_WORK_DIR or None))
         estimated = engine.estimate_rows(dataset=dataset, ctx=ctx)
         ExportJob.objects.filter(pk=job.pk).update(rows_estimated=estimated)
         job.rows_estimated = estimated
@@ -405,7 +407,8 @@ def export_job_run(*, job_id: int, out: Path | None = None,
         log.exception("analytics export %s failed (%s)", job.pk, code)
         return _fail(job, code, message, message_en)
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        if workdir is not None:
+            shutil.rmtree(workdir, ignore_errors=True)
     now = timezone.now()
     job.status = ExportJob.Status.SUCCEEDED
     job.rows_done = result.rows
