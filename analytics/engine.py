@@ -173,6 +173,16 @@ class CopyStream(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def is_empty(self) -> bool:
+        """True when the COPY has no rows at all (pyarrow refuses to open an empty CSV)."""
+        if not self._buffer and not self._eof:
+            data = next(self._rows, None)
+            if data is None:
+                self._eof = True
+            else:
+                self._buffer += data
+        return not self._buffer and self._eof
+
     def readinto(self, target) -> int:
         wanted = len(target)
         buffer = self._buffer
@@ -202,8 +212,11 @@ def _arrow_batches(dataset: Dataset, copy, pgconn, schema):
     """Typed record batches from the COPY stream (constant memory: one block at a time)."""
     import pyarrow.csv as pacsv
 
+    stream = CopyStream(copy, pgconn)
+    if stream.is_empty():
+        return
     reader = pacsv.open_csv(
-        CopyStream(copy, pgconn),
+        stream,
         read_options=pacsv.ReadOptions(column_names=dataset.column_names, use_threads=False,
                                        block_size=settings.ANALYTICS_CSV_BLOCK_BYTES),
         parse_options=pacsv.ParseOptions(newlines_in_values=True),

@@ -358,3 +358,16 @@ def test_progress_heartbeats_are_throttled_to_one_a_second(saga, built, export_s
         services.export_job_run(job_id=job.pk)
     gaps = [later - earlier for (earlier, _), (later, _) in zip(beats[1:], beats[2:])]
     assert all(gap >= 0.99 for gap in gaps)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "hyper"])
+def test_an_empty_period_gives_a_valid_empty_file(saga, tmp_path, fmt):
+    path, rows = export(saga, "usage_daily", fmt, tmp_path, date_from=date(2020, 1, 1), date_to=date(2020, 1, 31))
+    assert rows == 0
+    if fmt == "csv":
+        assert path.read_bytes() == b"\xef\xbb\xbf" + ",".join(get_dataset("usage_daily").column_names).encode() + b"\n"
+    elif fmt == "parquet":
+        table = pq.read_table(path)
+        assert table.num_rows == 0 and table.schema.names == get_dataset("usage_daily").column_names
+    else:
+        assert hyper_query(path, 'SELECT count(*) FROM "Extract"."Extract"') == [[0]]
