@@ -1,4 +1,7 @@
-"""Residents on the staff dashboard: how many, by school district and by age band."""
+"""Residents on the staff dashboard: how many, by school district and by age band.
+
+All of it comes from one aggregate query over the residents (`resident_aggregate`, shared between
+the widgets through `ctx.shared`) and the list of districts."""
 from __future__ import annotations
 
 from django.utils.translation import gettext
@@ -12,21 +15,29 @@ AGE_BAND_YEARS = 10
 OLDEST_BAND_FROM = 80
 
 
+def _aggregate(ctx: DashboardContext) -> selectors.ResidentAggregate:
+    return ctx.shared("accounts.resident_aggregate", selectors.resident_aggregate)
+
+
+def _districts(ctx: DashboardContext) -> list:
+    return ctx.shared("accounts.districts", lambda: list(selectors.district_list()))
+
+
 @dashboard_stat("residents", title=_("登録住民"), order=10, description=_("アプリに登録した住民の数"))
 def residents(ctx: DashboardContext) -> Stat:
-    return Stat(value=selectors.resident_count(), unit=_("人"))
+    return Stat(value=_aggregate(ctx).total, unit=_("人"))
 
 
 @dashboard_stat("districts", title=_("校区"), order=11)
 def districts(ctx: DashboardContext) -> Stat:
-    return Stat(value=selectors.district_list().count(), unit=_("校区"))
+    return Stat(value=len(_districts(ctx)), unit=_("校区"))
 
 
 @dashboard_chart("residents_by_district", title=_("校区別の登録住民"), order=100)
 def residents_by_district(ctx: DashboardContext) -> Chart:
-    counts, unassigned = selectors.resident_counts_by_district()
-    bars = [Bar(label=district.name, value=n) for district, n in counts]
-    bars.append(Bar(label=gettext("未設定"), value=unassigned))
+    counts = _aggregate(ctx).by_district
+    bars = [Bar(label=district.name, value=counts.get(district.pk, 0)) for district in _districts(ctx)]
+    bars.append(Bar(label=gettext("未設定"), value=counts.get(None, 0)))
     return Chart(bars=bars, unit=gettext("人"), value_label=gettext("住民数"), category_label=gettext("校区"),
                  caption=gettext("住民がアプリで選んだ校区です。"))
 
@@ -41,10 +52,9 @@ def age_band_label(start: int | None) -> str:
 
 @dashboard_chart("residents_by_age", title=_("年代別の登録住民"), order=110)
 def residents_by_age(ctx: DashboardContext) -> Chart:
-    by_year = selectors.resident_counts_by_birth_year()
     bands: dict[int | None, int] = {start: 0 for start in range(0, OLDEST_BAND_FROM + 1, AGE_BAND_YEARS)}
     bands[None] = 0
-    for birth_year, n in by_year.items():
+    for birth_year, n in _aggregate(ctx).by_birth_year.items():
         if birth_year is None:
             bands[None] += n
             continue

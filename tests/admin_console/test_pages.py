@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.console_dashboard import age_band_label
-from accounts.models import AuditEvent, District, User
+from accounts.models import District, User
 from accounts.roles import Role
 from accounts.services import audit_record, district_create, resident_create, staff_create, staff_set_roles
 from admin_console import dashboard
@@ -23,7 +23,7 @@ BASE = 4
 PAGE_QUERIES = {
     "home": BASE,
     "account": BASE + 1,  # the user's authenticator, if any
-    "dashboard": BASE + 5,  # residents, districts, residents per district (+ without one), per birth year
+    "dashboard": BASE + 2,  # residents by district × birth year (one pass), the districts
     "districts": BASE + 1,
     "district_edit": BASE + 1,
     "staff_list": BASE + 3,  # count, page (with authenticators), roles of the page
@@ -244,6 +244,26 @@ def test_dashboard_widgets_from_other_apps_and_their_roles(saga):
     assert _table_rows(analyst_html, "test_ranking") == {"ごみ": "300", "避難所": "2"}  # not person counts
     assert calls == [10]
     assert analyst_html.index("テストランキング") < analyst_html.index("校区別の登録住民")  # order
+
+
+def test_a_widget_may_cache_its_result_per_municipality(saga, kanzaki):
+    calls = []
+
+    def slow(ctx):
+        calls.append(ctx.municipality.code)
+        return dashboard.Stat(value=len(calls))
+
+    dashboard.register(dashboard.Widget("test_cached", "キャッシュ", "stat", slow, cache_seconds=60))
+    try:
+        first = console_client(saga, "admin").get("/console/dashboard/").content.decode()
+        again = console_client(saga, "admin").get("/console/dashboard/").content.decode()
+        other = console_client(kanzaki, "admin").get("/console/dashboard/").content.decode()
+    finally:
+        dashboard.unregister("test_cached")
+    assert calls == ["412015", "412104"]  # once per municipality: the cache key carries the schema
+    for html in (first, again):
+        assert re.search(r'id="stat-test_cached">\s*<dt>キャッシュ</dt>\s*<dd>1<', html)
+    assert re.search(r'id="stat-test_cached">\s*<dt>キャッシュ</dt>\s*<dd>2<', other)
 
 
 def test_registering_a_second_widget_under_a_taken_key_fails():
