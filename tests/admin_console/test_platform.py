@@ -89,6 +89,7 @@ def test_the_list_shows_size_residents_and_last_activity_in_constant_queries(sag
 
         for _ in range(3):
             resident_create()
+    client.get("/platform/")
     with assert_num_queries(7):
         html = client.get("/platform/").content.decode()
     row = html[html.index('id="municipality-412015"'):]
