@@ -1,9 +1,13 @@
 """Residents on the staff dashboard: how many, by school district and by age band.
 
 All of it comes from one aggregate query over the residents (`resident_aggregate`, shared between
-the widgets through `ctx.shared`) and the list of districts."""
+the widgets through `ctx.shared`) and the list of districts. The aggregate is one pass over every
+resident (about 100 ms for 230,000 on a busy 2-core machine), so it is kept in the municipality's
+cache for CONSOLE_DASHBOARD_CACHE_SECONDS (60 s): a dashboard may lag registrations by a minute."""
 from __future__ import annotations
 
+from django.conf import settings
+from django.core.cache import cache
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -15,8 +19,18 @@ AGE_BAND_YEARS = 10
 OLDEST_BAND_FROM = 80
 
 
+AGGREGATE_CACHE_KEY = "console-dashboard:resident-aggregate"  # the cache key function adds the schema
+
+
+def _cached_aggregate() -> selectors.ResidentAggregate:
+    seconds = settings.CONSOLE_DASHBOARD_CACHE_SECONDS
+    if seconds <= 0:
+        return selectors.resident_aggregate()
+    return cache.get_or_set(AGGREGATE_CACHE_KEY, selectors.resident_aggregate, seconds)
+
+
 def _aggregate(ctx: DashboardContext) -> selectors.ResidentAggregate:
-    return ctx.shared("accounts.resident_aggregate", selectors.resident_aggregate)
+    return ctx.shared("accounts.resident_aggregate", _cached_aggregate)
 
 
 def _districts(ctx: DashboardContext) -> list:

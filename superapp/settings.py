@@ -294,5 +294,7 @@ CONSOLE_CONTENT_SECURITY_POLICY = (
 CSRF_FAILURE_VIEW = "superapp.api.errors.csrf_failure"
 # htmx comes from the npm registry (`npm ci`, see package.json), served as /static/vendor/htmx/htmx.min.js.
 STATICFILES_DIRS = [("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist")]
+# Dashboard aggregates over all residents are reused this long (per municipality); 0: always exact.
+CONSOLE_DASHBOARD_CACHE_SECONDS = int(os.environ.get("CONSOLE_DASHBOARD_CACHE_SECONDS", "60"))
 # Staff invitation links (one-time set-password links) stay valid this long.
 PASSWORD_RESET_TIMEOUT = int(os.environ.get("STAFF_INVITE_LINK_SECONDS", str(3 * 24 * 3600)))

@@ -203,6 +203,7 @@ def run(ctx) -> dict:
     _setup_django()
     from django.db import connection
     from django.test import Client
+    from django.test.utils import override_settings
     from django_tenants.utils import schema_context
 
     from accounts.models import User
@@ -221,16 +222,20 @@ def run(ctx) -> dict:
     connection.set_schema_to_public()
 
     pages = [
-        ("home", "console home (sign-in, session, layout)", "/console/"),
-        ("dashboard", "dashboard (3 figures, 2 charts with tables)", "/console/dashboard/"),
-        ("audit", "audit log, newest page", "/console/audit/"),
-        ("audit_filtered", "audit log, one action, one month", "/console/audit/?action=shelter.&date_from="
-         + _month_ago() + "&date_to=" + _today()),
-        ("staff", "staff list", "/console/staff/"),
+        ("home", "console home (sign-in, session, layout)", "/console/", {}),
+        ("dashboard", "dashboard, aggregate computed every time", "/console/dashboard/",
+         {"CONSOLE_DASHBOARD_CACHE_SECONDS": 0}),
+        ("dashboard_cached", "dashboard, aggregate from the 60 s cache", "/console/dashboard/",
+         {"CONSOLE_DASHBOARD_CACHE_SECONDS": 60}),
+        ("audit", "audit log, newest page", "/console/audit/", {}),
+        ("audit_filtered", "audit log, one action, one month",
+         f"/console/audit/?action=shelter.&date_from={_month_ago()}&date_to={_today()}", {}),
+        ("staff", "staff list", "/console/staff/", {}),
     ]
     rows = []
-    for name, label, path in pages:
-        figures = _measure(client, path, requests)
+    for name, label, path, overrides in pages:
+        with override_settings(**overrides):
+            figures = _measure(client, path, requests)
         _log(ctx, f"{label}: median {figures['median_ms']:.1f} ms, {figures['queries']} queries")
         rows.append({"name": name, "label": label, **figures})
 
@@ -259,8 +264,9 @@ def run(ctx) -> dict:
         }],
         "notes": [
             "The target is under 200 ms server time per console page with a city's data.",
-            "The dashboard's figures are exact aggregates on every request (no cache): residents by "
-            "district is one GROUP BY over the residents, by age band one GROUP BY birth year.",
+            "The dashboard's resident figures come from one GROUP BY (district, birth year) over all "
+            "residents; in production it is reused for CONSOLE_DASHBOARD_CACHE_SECONDS (60 s), so at most "
+            "one request a minute per municipality pays for it (the 'computed every time' row).",
             "Mini-app usage (1M events), devices and citizen IDs are not in the dashboard yet: their apps "
             "add widgets through admin_console.dashboard when they land, and this scenario measures them then.",
         ],

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 
-from accounts.console_dashboard import age_band_label
+from accounts.console_dashboard import AGGREGATE_CACHE_KEY, age_band_label
 from accounts.models import District, User
 from accounts.roles import Role
 from accounts.services import audit_record, district_create, resident_create, staff_create, staff_set_roles
@@ -44,6 +45,12 @@ def _more_data(tenant) -> None:
             staff_set_roles(staff=user, roles=[Role.TEACHER, Role.ANALYST][: 1 + i % 2])
         for i in range(60):
             audit_record(actor=tenant.admin, action=f"test.action{i % 7}", data={"i": i})
+
+
+@pytest.fixture(autouse=True)
+def exact_dashboard(settings):
+    """Counts and figures here are checked right after data changes: no reuse of the aggregate."""
+    settings.CONSOLE_DASHBOARD_CACHE_SECONDS = 0
 
 
 @pytest.mark.parametrize("name", sorted(PAGE_QUERIES))
@@ -265,6 +272,23 @@ def test_a_widget_may_cache_its_result_per_municipality(saga, kanzaki):
     for html in (first, again):
         assert re.search(r'id="stat-test_cached">\s*<dt>キャッシュ</dt>\s*<dd>1<', html)
     assert re.search(r'id="stat-test_cached">\s*<dt>キャッシュ</dt>\s*<dd>2<', other)
+
+
+def test_the_resident_aggregate_is_reused_for_a_while_per_municipality(saga, kanzaki, settings):
+    settings.CONSOLE_DASHBOARD_CACHE_SECONDS = 60
+    residents_shown = re.compile(r'id="stat-residents">\s*<dt>登録住民</dt>\s*<dd>(\d+)<')
+    _residents(saga, {"勧興": 3})
+    client = console_client(saga, "admin")
+    assert residents_shown.search(client.get("/console/dashboard/").content.decode())[1] == "4"
+    _residents(saga, {"勧興": 2})
+    with assert_num_queries(BASE + 1):  # the districts; the residents' aggregate comes from the cache
+        html = client.get("/console/dashboard/").content.decode()
+    assert residents_shown.search(html)[1] == "4"  # up to a minute behind
+    other = console_client(kanzaki, "admin").get("/console/dashboard/").content.decode()
+    assert residents_shown.search(other)[1] == "1"  # Kanzaki's own figure, not Saga's cached one
+    with saga.schema():
+        cache.delete(AGGREGATE_CACHE_KEY)
+    assert residents_shown.search(client.get("/console/dashboard/").content.decode())[1] == "6"
 
 
 def test_registering_a_second_widget_under_a_taken_key_fails():
