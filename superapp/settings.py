@@ -174,8 +174,9 @@ USE_TZ = True
 # --- Static and media ---------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
-# Before `collectstatic` (tests, a first `manage.py` run) serve straight from the apps' static dirs.
-WHITENOISE_USE_FINDERS = not STATIC_ROOT.exists()
+# Also serve what the finders see (app and npm static dirs), so a STATIC_ROOT collected before a new
+# asset was added never hides it; collectstatic still produces the compressed copies.
+WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", True)
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 # Uploaded files land under MEDIA_ROOT/<schema>/...
