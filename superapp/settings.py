@@ -64,6 +64,7 @@ TENANT_APPS = [
     "accounts",
     "admin_console",
     "citizen_id",
+    "shelters",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -206,6 +207,8 @@ REST_FRAMEWORK = {
     },
     "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", "0")) or None,
     "PAGE_SIZE": 50,
+    # `?format=` belongs to the endpoints (e.g. ?format=csv on reports), not to DRF's renderer override.
+    "URL_FORMAT_OVERRIDE": None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Municipal Super App API (自治体スーパーアプリ API)",
@@ -275,6 +278,9 @@ CITIZEN_ID_PII_ACTIVE_KEY = os.environ.get("CITIZEN_ID_PII_ACTIVE_KEY", "")
 CITIZEN_ID_BLIND_INDEX_KEY = os.environ.get("CITIZEN_ID_BLIND_INDEX_KEY", "")
 CITIZEN_ID_CHALLENGE_TTL_SECONDS = int(os.environ.get("CITIZEN_ID_CHALLENGE_TTL_SECONDS", "300"))
 CITIZEN_ID_QR_TTL_SECONDS = int(os.environ.get("CITIZEN_ID_QR_TTL_SECONDS", "60"))
+# A shelter tablet that lost its network verifies QRs offline and uploads them later: a QR is accepted
+# if it was valid when scanned, for uploads up to this many hours after the scan.
+CITIZEN_ID_OFFLINE_UPLOAD_HOURS = int(os.environ.get("CITIZEN_ID_OFFLINE_UPLOAD_HOURS", "72"))
 # Printed card QRs; a municipality's settings["citizen_id_card_qr_days"] overrides.
 CITIZEN_ID_CARD_QR_DAYS = int(os.environ.get("CITIZEN_ID_CARD_QR_DAYS", "365"))
 # A citizen ID suspended (card revoked or expired) this long is revoked and its PII erased.

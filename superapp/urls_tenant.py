@@ -2,11 +2,13 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from shelters.views import confirm_emergency_contact
 from superapp.views import healthz
 
 api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("citizen_id.api.urls")),
+    path("", include("shelters.api.urls")),
 ]
 
 urlpatterns = [
@@ -18,6 +20,7 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema", authentication_classes=[], permission_classes=[]),
          name="api-redoc"),
     path("console/", include("admin_console.urls")),
+    path("contacts/confirm/<str:token>/", confirm_emergency_contact, name="emergency-contact-confirm"),
 ]
 
 handler400 = "superapp.api.errors.handler400"

@@ -76,6 +76,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
                    "The last municipality admin cannot lose that role; make someone else an admin first."),
     "invalid_invite_link": ("このリンクは無効か、期限切れか、既に使われています。管理者に再送を依頼してください。",
                             "This link is invalid, expired or already used; ask an admin to send a new one."),
+    "disaster_closed": ("この災害は既に終了しています。", "This disaster is already closed."),
+    "shelter_not_open": ("この避難所は開設されていません。", "This shelter is not open."),
+    "shelter_open_for_other_disaster": ("この避難所は別の災害で開設中です。", "This shelter is open for another disaster."),
+    "idempotency_key_required": ("Idempotency-Key ヘッダー（200文字以内）を付けてください。",
+                                 "Send an Idempotency-Key header (at most 200 characters)."),
+    "idempotency_key_reused": ("同じIdempotency-Keyで異なる内容が送られました。",
+                               "This Idempotency-Key was already used for a different request."),
+    "idempotency_conflict": ("同じリクエストを処理中です。少し待ってから再送してください。",
+                             "The same request is being processed; retry shortly."),
+    "invalid_cap": ("CAPメッセージに誤りがあります。", "The CAP message is invalid."),
+    "unknown_cap_reference": ("参照先のアラートが見つかりません。", "The referenced alert is unknown."),
 }
 
 
