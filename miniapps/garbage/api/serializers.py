@@ -1,10 +1,14 @@
 """Input and output serializers of the garbage calendar API."""
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from datetime import time as dtime, timedelta
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+from superapp.api.pagination import PageNumberPagination
 
 from superapp.api.fields import StrictCharField
 
@@ -13,7 +17,34 @@ from ..models import Reminder
 from ..workdays import booking_cutoff
 
 DATE_FORMATS = ["%Y-%m-%d"]
+_HHMM_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 MAX_ID = 2**63 - 1  # PostgreSQL bigint: larger ids would be a database error, not a 400
+
+
+@extend_schema_field({"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d$", "example": "20:00"})
+class HourMinuteField(serializers.Field):
+    """A clock time as "HH:MM" (Asia/Tokyo), in and out."""
+
+    default_error_messages = {"invalid": "時刻は HH:MM で指定してください / use HH:MM, e.g. 20:00"}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or not _HHMM_RE.match(data):
+            self.fail("invalid")
+        return dtime(int(data[:2]), int(data[3:5]))
+
+    def to_representation(self, value):
+        return value.strftime("%H:%M")
+
+
+class StrictPageNumberPagination(PageNumberPagination):
+    """`page_size` must be a positive integer when given (the default silently ignores junk)."""
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is not None and not (raw.isdigit() and int(raw) > 0):
+            raise serializers.ValidationError({self.page_size_query_param: [
+                "1以上の整数で指定してください / must be a positive integer"]})
+        return super().get_page_size(request)
 
 
 class CategoryBriefOutput(serializers.Serializer):
@@ -122,8 +153,8 @@ class ReminderInput(serializers.Serializer):
     categories = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False, max_length=50,
                                        help_text="category ids; empty or missing: every category")
     timing = serializers.ChoiceField(choices=Reminder.Timing.choices, default=Reminder.Timing.EVENING_BEFORE)
-    time = serializers.TimeField(required=False, input_formats=["%H:%M"],
-                                 help_text="HH:MM in Asia/Tokyo; default 20:00 (evening_before) or 06:30 (morning_of)")
+    time = HourMinuteField(required=False,
+                           help_text="HH:MM in Asia/Tokyo; default 20:00 (evening_before) or 06:30 (morning_of)")
     enabled = serializers.BooleanField(default=True)
 
 
@@ -131,7 +162,7 @@ class ReminderOutput(serializers.Serializer):
     area = AreaOutput(allow_null=True)
     categories = serializers.SerializerMethodField()
     timing = serializers.CharField()
-    time = serializers.TimeField(format="%H:%M")
+    time = HourMinuteField()
     enabled = serializers.BooleanField()
 
     def get_categories(self, reminder) -> list[dict]:
