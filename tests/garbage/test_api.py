@@ -208,9 +208,12 @@ def test_reminder_put_and_get(garbage_calendars, saga):
     ({"area": "AREA", "timing": "morning_of", "time": "20:00"}, "time"),
     ({"area": "AREA", "timing": "evening_before", "time": "06:00"}, "time"),
     ({}, "area"),
+    ({"area": "AREA_AS_TEXT"}, "area"),
+    ({"area": "AREA", "enabled": 0}, "enabled"),
 ])
 def test_reminder_bad_input(garbage_calendars, saga, body, field):
-    body = {k: (area_id(saga, "今宿町") if v == "AREA" else v) for k, v in body.items()}
+    aid = area_id(saga, "今宿町")
+    body = {k: aid if v == "AREA" else str(aid) if v == "AREA_AS_TEXT" else v for k, v in body.items()}
     response = saga.client("resident").put("/api/v1/garbage/reminder/", body, format="json")
     assert response.status_code == 400
     assert list(error(response)["fields"]) == [field]

@@ -36,6 +36,24 @@ class HourMinuteField(serializers.Field):
         return value.strftime("%H:%M")
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """JSON true/false only (DRF would also take 0, 1, "yes", "on")."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """JSON integers only (DRF would also take "12", 12.0 and true)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class StrictPageNumberPagination(PageNumberPagination):
     """`page_size` must be a positive integer when given (the default silently ignores junk)."""
 
@@ -149,13 +167,13 @@ class ItemOutput(serializers.Serializer):
 
 
 class ReminderInput(serializers.Serializer):
-    area = serializers.IntegerField(min_value=1, max_value=MAX_ID)
-    categories = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False, max_length=50,
+    area = StrictIntegerField(min_value=1, max_value=MAX_ID)
+    categories = serializers.ListField(child=StrictIntegerField(min_value=1, max_value=MAX_ID), required=False, max_length=50,
                                        help_text="category ids; empty or missing: every category")
     timing = serializers.ChoiceField(choices=Reminder.Timing.choices, default=Reminder.Timing.EVENING_BEFORE)
     time = HourMinuteField(required=False,
                            help_text="HH:MM in Asia/Tokyo; default 20:00 (evening_before) or 06:30 (morning_of)")
-    enabled = serializers.BooleanField(default=True)
+    enabled = StrictBooleanField(default=True)
 
 
 class ReminderOutput(serializers.Serializer):
@@ -199,13 +217,13 @@ class PickupDayOutput(serializers.Serializer):
 
 
 class BookingLineInput(serializers.Serializer):
-    item_type = serializers.IntegerField(min_value=1, max_value=MAX_ID)
-    quantity = serializers.IntegerField(min_value=1, max_value=10)
+    item_type = StrictIntegerField(min_value=1, max_value=MAX_ID)
+    quantity = StrictIntegerField(min_value=1, max_value=10)
 
 
 class BookingInput(serializers.Serializer):
-    pickup_day = serializers.IntegerField(min_value=1, max_value=MAX_ID)
-    area = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    pickup_day = StrictIntegerField(min_value=1, max_value=MAX_ID)
+    area = StrictIntegerField(min_value=1, max_value=MAX_ID)
     items = serializers.ListField(child=BookingLineInput(), allow_empty=False, max_length=10)
     address = StrictCharField(max_length=200)
     phone = StrictCharField(max_length=20, required=False, allow_blank=True, default="")
