@@ -224,3 +224,9 @@ def test_reminder_is_for_residents(garbage_calendars, saga, who, status):
     response = saga.client(who).get("/api/v1/garbage/reminder/")
     assert response.status_code == status
     assert error(response)["code"] in {"not_authenticated", "permission_denied"}
+
+
+@pytest.mark.parametrize("query", ["page=", "page=abc", "page_size=0", "page_size=x&page_size=5", "page=1&page=2"])
+def test_paging_parameters_must_be_positive_integers(garbage_calendars, saga, query):
+    response = saga.client().get(f"/api/v1/garbage/areas/?{query}")
+    assert response.status_code == 400 and error(response)["code"] == "validation_error"

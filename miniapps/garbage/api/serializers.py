@@ -55,14 +55,15 @@ class StrictIntegerField(serializers.IntegerField):
 
 
 class StrictPageNumberPagination(PageNumberPagination):
-    """`page_size` must be a positive integer when given (the default silently ignores junk)."""
+    """`page` and `page_size` must be positive integers when given (DRF's default ignores junk and
+    takes the last of repeated values)."""
 
-    def get_page_size(self, request):
-        raw = request.query_params.get(self.page_size_query_param)
-        if raw is not None and not (raw.isdigit() and int(raw) > 0):
-            raise serializers.ValidationError({self.page_size_query_param: [
-                "1以上の整数で指定してください / must be a positive integer"]})
-        return super().get_page_size(request)
+    def paginate_queryset(self, queryset, request, view=None):
+        for name in (self.page_query_param, self.page_size_query_param):
+            values = request.query_params.getlist(name)
+            if len(values) > 1 or any(not (v.isascii() and v.isdigit() and int(v) > 0) for v in values):
+                raise serializers.ValidationError({name: ["1以上の整数を1つ指定してください / must be one positive integer"]})
+        return super().paginate_queryset(queryset, request, view)
 
 
 class CategoryBriefOutput(serializers.Serializer):
