@@ -46,7 +46,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("shelters", _("避難所"), (Role.DISASTER_STAFF, Role.SHELTER_STAFF), None, _("開設・受付・避難者数")),
     Section("attendance", _("出欠連絡"), (Role.TEACHER,), None, _("学級ごとの欠席・遅刻連絡")),
     Section("community", _("地域掲示板"), (Role.COMMUNITY_MODERATOR,), None, _("投稿の確認・非表示")),
-    Section("garbage", _("ごみカレンダー"), (Role.SANITATION_STAFF,), "garbage:index",
+    Section("garbage", _("ごみカレンダー"), (Role.MUNICIPALITY_ADMIN,), "garbage:index",
             _("収集日の臨時変更・分別区分・粗大ごみ収集日と予約")),
     Section("miniapps", _("ミニアプリ"), (Role.MUNICIPALITY_ADMIN,), None, _("カタログ・お知らせ・ご意見")),
     Section("exports", _("データ出力"), (Role.ANALYST,), None, _("CSV・Parquet・Hyper 形式の出力")),

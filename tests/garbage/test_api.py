@@ -219,7 +219,7 @@ def test_reminder_bad_input(garbage_calendars, saga, body, field):
     assert list(error(response)["fields"]) == [field]
 
 
-@pytest.mark.parametrize(("who", "status"), [(None, 401), ("admin", 403), ("sanitation_staff", 403)])
+@pytest.mark.parametrize(("who", "status"), [(None, 401), ("admin", 403), ("teacher", 403)])
 def test_reminder_is_for_residents(garbage_calendars, saga, who, status):
     response = saga.client(who).get("/api/v1/garbage/reminder/")
     assert response.status_code == status

@@ -22,7 +22,7 @@ from ..workdays import booking_cutoff
 from .forms import CapacityForm, CategoryForm, ChangeForm, DayForm, ItemTypeForm, PickupDayForm
 
 # The console section "garbage" (admin_console.access.SECTIONS) names the roles, the same as the
-# manifest's staff_roles: sanitation staff, and municipality admins who hold every role.
+# manifest's staff_roles (municipality admins for now).
 SECTION = "garbage"
 
 
