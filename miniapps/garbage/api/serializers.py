@@ -8,7 +8,6 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from superapp.api.pagination import PageNumberPagination
 
 from superapp.api.fields import StrictCharField
 
@@ -52,18 +51,6 @@ class StrictIntegerField(serializers.IntegerField):
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("invalid")
         return super().to_internal_value(data)
-
-
-class StrictPageNumberPagination(PageNumberPagination):
-    """`page` and `page_size` must be positive integers when given (DRF's default ignores junk and
-    takes the last of repeated values)."""
-
-    def paginate_queryset(self, queryset, request, view=None):
-        for name in (self.page_query_param, self.page_size_query_param):
-            values = request.query_params.getlist(name)
-            if len(values) > 1 or any(not (v.isascii() and v.isdigit() and int(v) > 0) for v in values):
-                raise serializers.ValidationError({name: ["1以上の整数を1つ指定してください / must be one positive integer"]})
-        return super().paginate_queryset(queryset, request, view)
 
 
 class CategoryBriefOutput(serializers.Serializer):

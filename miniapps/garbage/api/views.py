@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsResident
 from superapp.api.errors import ApiError
+from superapp.api.pagination import PageNumberPagination
 
 from .. import selectors, services
 from ..ical import calendar_ics
@@ -31,7 +32,7 @@ _TO = OpenApiParameter("to", OpenApiTypes.DATE,
 class _PaginatedListApi(ListAPIView):
     """A paginated list (documented as such in OpenAPI) filtered by a validated `q`."""
 
-    pagination_class = s.StrictPageNumberPagination
+    pagination_class = PageNumberPagination
 
     def list(self, request, *args, **kwargs):
         params = s.AreaSearchInput(data=request.query_params)
@@ -195,7 +196,7 @@ class PickupDayListApi(APIView):
 
 class BookingListApi(ListAPIView):
     permission_classes = [IsResident]
-    pagination_class = s.StrictPageNumberPagination
+    pagination_class = PageNumberPagination
     serializer_class = s.BookingOutput
 
     def get_queryset(self):
