@@ -62,6 +62,7 @@ TENANT_APPS = [
     "django.contrib.messages",
     "accounts",
     "admin_console",
+    "miniapps.community",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -242,6 +243,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tenants.tasks.fan_out",
         "schedule": crontab(hour=3, minute=17),
         "args": ("accounts.tasks.purge_expired_tokens",),
+    },
+    "community-purge-orphan-images": {
+        "task": "tenants.tasks.fan_out",
+        "schedule": crontab(hour=3, minute=41),
+        "args": ("community.tasks.purge_orphan_images",),
     },
 }
 # A worker writes a heartbeat to Redis this often; /healthz reports Celery down after CELERY_HEALTH_STALE.

@@ -6,6 +6,7 @@ from superapp.views import healthz
 
 api_v1 = [
     path("", include("accounts.api.urls")),
+    path("", include("miniapps.community.api.urls")),
 ]
 
 urlpatterns = [
@@ -16,6 +17,7 @@ urlpatterns = [
          name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema", authentication_classes=[], permission_classes=[]),
          name="api-redoc"),
+    path("console/community/", include("miniapps.community.console.urls")),
     path("console/", include("admin_console.urls")),
 ]
 
