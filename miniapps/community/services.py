@@ -294,8 +294,8 @@ def rsvp_answer(*, event: Event, user: User, answer: str) -> RsvpResult:
     if answer not in Rsvp.Answer.values:
         raise _field_error("answer", "join か decline を指定してください", "answer must be join or decline")
     district_write_check(user=user, district_id=event.post.district_id, action="rsvp")
-    now = timezone.now()
     locked = Event.objects.select_for_update().get(pk=event.pk)
+    now = timezone.now()  # read under the lock: the waiting list's order is the order of the lock
     if not locked.is_open(now):
         raise ApiError("rsvp_closed", status_code=409)
     rsvp = Rsvp.objects.filter(event=locked, user=user).first()
