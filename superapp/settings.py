@@ -63,6 +63,7 @@ TENANT_APPS = [
     "accounts",
     "admin_console",
     "miniapps.community",
+    "notifications",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -250,6 +251,25 @@ CELERY_BEAT_SCHEDULE = {
         "args": ("community.tasks.purge_orphan_images",),
     },
 }
+CELERY_BEAT_SCHEDULE.update({
+    # Scheduled notifications whose time has come, and per-device fan-outs whose worker died.
+    "notifications-dispatch-due": {
+        "task": "tenants.tasks.fan_out",
+        "schedule": timedelta(seconds=int(os.environ.get("NOTIFICATIONS_TICK_SECONDS", "30"))),
+        "args": ("notifications.tasks.dispatch_due",),
+    },
+    # Safety net for FCM topic subscriptions whose on-commit sync failed.
+    "notifications-sync-topics": {
+        "task": "tenants.tasks.fan_out",
+        "schedule": crontab(minute="*/5"),
+        "args": ("notifications.tasks.sync_topic_subscriptions",),
+    },
+})
+# Disaster notifications travel on their own queue; run a worker that consumes only it (plus the
+# routine workers on "disaster,default") so a flood warning never waits behind garbage reminders.
+CELERY_DISASTER_QUEUE = os.environ.get("CELERY_DISASTER_QUEUE", "disaster")
+# Unacknowledged tasks of a worker that died are redelivered after this long (kombu Redis transport).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))}
 # A worker writes a heartbeat to Redis this often; /healthz reports Celery down after CELERY_HEALTH_STALE.
 CELERY_HEARTBEAT_SECONDS = 5
 CELERY_HEALTH_STALE_SECONDS = int(os.environ.get("CELERY_HEALTH_STALE_SECONDS", "30"))
@@ -262,6 +282,23 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "no-reply@superapp.example")
+
+# --- Push (FCM through firebase-admin) ----------------------------------------------------------
+# FCM_ENDPOINT points firebase-admin at another FCM HTTP v1 server, e.g. the fake one from
+# `manage.py fake_fcm --port 9099` (http://127.0.0.1:9099); empty means Google's. A municipality
+# with its own Firebase project sets settings["firebase"] = {"project_id", "credentials_file"};
+# the others use FCM_PROJECT_ID with FCM_CREDENTIALS_FILE, or anonymous credentials (fake server).
+FCM_ENDPOINT = os.environ.get("FCM_ENDPOINT", "")
+FCM_PROJECT_ID = os.environ.get("FCM_PROJECT_ID", "superapp-local")
+FCM_CREDENTIALS_FILE = os.environ.get("FCM_CREDENTIALS_FILE", "")
+FCM_HTTP_TIMEOUT_SECONDS = int(os.environ.get("FCM_HTTP_TIMEOUT_SECONDS", "30"))
+NOTIFICATIONS_CHUNK_SIZE = 500  # tokens per send_each call (FCM's limit)
+NOTIFICATIONS_MAX_ATTEMPTS = int(os.environ.get("NOTIFICATIONS_MAX_ATTEMPTS", "5"))
+NOTIFICATIONS_RETRY_BASE_SECONDS = float(os.environ.get("NOTIFICATIONS_RETRY_BASE_SECONDS", "2"))
+# A fan-out that made no progress this long (its worker died) is resumed by the beat tick.
+NOTIFICATIONS_STALL_SECONDS = int(os.environ.get("NOTIFICATIONS_STALL_SECONDS", "300"))
+# The inbox shows broadcasts from this many days before a resident joined.
+NOTIFICATIONS_INBOX_BACKFILL_DAYS = int(os.environ.get("NOTIFICATIONS_INBOX_BACKFILL_DAYS", "30"))
 
 # --- Security -----------------------------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -65,6 +65,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "thanks_limit_reached": ("今日送れる「ありがとう」の上限に達しました。", "You have reached today's thank-you limit."),
     "already_reported": ("この投稿はすでに通報済みです。", "You have already reported this post."),
     "already_suspended": ("この住民はこの校区ですでに停止中です。", "This member is already suspended in this district."),
+    "invalid_device_token": ("端末の登録トークンが不正です。", "The device registration token is not valid."),
+    "empty_audience": ("配信対象に該当する住民がいません。", "No resident matches this audience."),
 }
 
 
