@@ -54,6 +54,9 @@ SHARED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_filters",
+    # The shared catalog of external mini-apps: one table in the public schema that every
+    # municipality reads, so one city can enable what another published.
+    "miniapps.catalog",
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -62,8 +65,13 @@ TENANT_APPS = [
     "django.contrib.messages",
     "accounts",
     "admin_console",
-    "miniapps.community",
     "notifications",
+    # The mini-app framework, then the built-in mini-apps (each declares its manifest in apps.py).
+    "miniapps",
+    "miniapps.announcements",
+    "miniapps.feedback",
+    "miniapps.garbage",
+    "miniapps.community",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -196,6 +204,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "resident_signup": os.environ.get("RESIDENT_SIGNUP_RATE", "30/hour"),
         "staff_token": os.environ.get("STAFF_TOKEN_RATE", "60/hour"),
+        "feedback": os.environ.get("FEEDBACK_RATE", "20/hour"),
     },
     "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", "0")) or None,
     "PAGE_SIZE": 50,
@@ -215,6 +224,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "MiniAppCategoryEnum": "miniapps.manifest.Category",
+        "MiniAppKindEnum": "miniapps.api.serializers.KINDS",
+        "ResidentAttributeEnum": "miniapps.catalog.models.ResidentAttribute",
+        "ExternalMiniAppStatusEnum": "miniapps.catalog.models.ExternalMiniApp.Status",
+        "OwnerKindEnum": "miniapps.catalog.models.ExternalMiniApp.OwnerKind",
+        "FeedbackCategoryEnum": "miniapps.feedback.models.Feedback.Category",
+        "FeedbackStatusEnum": "miniapps.feedback.models.Feedback.Status",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "superapp.api.openapi.add_error_responses",
@@ -250,6 +268,16 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=3, minute=41),
         "args": ("community.tasks.purge_orphan_images",),
     },
+    "aggregate-miniapp-usage": {
+        "task": "tenants.tasks.fan_out",
+        "schedule": crontab(minute="*/10"),
+        "args": ("miniapps.tasks.aggregate_usage",),
+    },
+    "maintain-miniapp-signing-keys": {
+        "task": "tenants.tasks.fan_out",
+        "schedule": crontab(hour=4, minute=7),
+        "args": ("miniapps.tasks.maintain_signing_keys",),
+    },
 }
 CELERY_BEAT_SCHEDULE.update({
     # Scheduled notifications whose time has come, and per-device fan-outs whose worker died.
@@ -273,6 +301,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(os.environ.get("CEL
 # A worker writes a heartbeat to Redis this often; /healthz reports Celery down after CELERY_HEALTH_STALE.
 CELERY_HEARTBEAT_SECONDS = 5
 CELERY_HEALTH_STALE_SECONDS = int(os.environ.get("CELERY_HEALTH_STALE_SECONDS", "30"))
+
+# --- Mini-apps: launch tokens for external mini-apps (see miniapps/sso.py) ------------------------
+MINIAPPS_LAUNCH_TOKEN_TTL_SECONDS = int(os.environ.get("MINIAPPS_LAUNCH_TOKEN_TTL_SECONDS", "300"))
+# Encrypts the stored signing keys. Set it in production: the SECRET_KEY fallback means rotating
+# SECRET_KEY replaces every municipality's signing key (harmless for 5-minute tokens, but noisy).
+MINIAPPS_SIGNING_KEY_PASSPHRASE = os.environ.get("MINIAPPS_SIGNING_KEY_PASSPHRASE", "") or SECRET_KEY
+MINIAPPS_SIGNING_KEY_ROTATION_DAYS = int(os.environ.get("MINIAPPS_SIGNING_KEY_ROTATION_DAYS", "90"))
+MINIAPPS_SIGNING_KEY_RETIRED_KEEP_DAYS = int(os.environ.get("MINIAPPS_SIGNING_KEY_RETIRED_KEEP_DAYS", "2"))
 
 # --- Email --------------------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")

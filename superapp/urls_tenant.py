@@ -2,12 +2,15 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from miniapps.registry import registry as miniapp_registry
 from superapp.views import healthz
 
 api_v1 = [
     path("", include("accounts.api.urls")),
-    path("", include("miniapps.community.api.urls")),
     path("", include("notifications.api.urls")),
+    path("", include("miniapps.api.urls")),
+    # Each built-in mini-app's API, mounted where its manifest says (MiniAppConfig.api_mount).
+    *miniapp_registry.api_urlpatterns(),
 ]
 
 urlpatterns = [
@@ -18,8 +21,8 @@ urlpatterns = [
          name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema", authentication_classes=[], permission_classes=[]),
          name="api-redoc"),
-    path("console/community/", include("miniapps.community.console.urls")),
     path("console/", include("admin_console.urls")),
+    path("console/", include(miniapp_registry.console_urlpatterns())),
 ]
 
 handler400 = "superapp.api.errors.handler400"

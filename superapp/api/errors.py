@@ -67,6 +67,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "already_suspended": ("この住民はこの校区ですでに停止中です。", "This member is already suspended in this district."),
     "invalid_device_token": ("端末の登録トークンが不正です。", "The device registration token is not valid."),
     "empty_audience": ("配信対象に該当する住民がいません。", "No resident matches this audience."),
+    "miniapp_disabled": ("このミニアプリは現在利用できません。", "This mini-app is disabled."),
+    "consent_required": ("このミニアプリに情報を提供するには、あなたの同意が必要です。",
+                         "The resident's consent is needed before this mini-app receives their information."),
+    "usage_batch_too_large": ("一度に送信できる利用イベントは500件までです。",
+                              "A usage batch holds at most 500 events."),
 }
 
 
