@@ -72,6 +72,31 @@ MESSAGES: dict[str, tuple[str, str]] = {
                          "The resident's consent is needed before this mini-app receives their information."),
     "usage_batch_too_large": ("一度に送信できる利用イベントは500件までです。",
                               "A usage batch holds at most 500 events."),
+    # Digital citizen ID: enrolment refusals
+    "nonce_invalid": ("チャレンジが無効です。もう一度最初からやり直してください。",
+                      "The challenge is invalid, expired or already used; start again."),
+    "signature_invalid": ("マイナンバーカードの署名を確認できませんでした。", "The card's signature does not verify."),
+    "certificate_untrusted": ("この電子証明書は信頼できません（署名用電子証明書ではないか、発行元を確認できません）。",
+                              "The certificate is not a trusted JPKI signature certificate."),
+    "certificate_expired": ("電子証明書の有効期限が切れています。市区町村の窓口で更新してください。",
+                            "The certificate has expired (or is not yet valid)."),
+    "certificate_revoked": ("この電子証明書は失効しています。", "The certificate has been revoked."),
+    "certificate_malformed": ("電子証明書を読み取れません。", "The certificate cannot be read."),
+    "not_resident": ("住所がこの自治体ではないため、市民証を発行できません。",
+                     "The address is not in this municipality, so no citizen ID can be issued."),
+    "revocation_status_unavailable": ("電子証明書の失効情報を確認できないため、現在本人確認できません。",
+                                      "Revocation status cannot be checked right now; please retry later."),
+    "citizen_id_conflict": ("このアカウントには別の方の市民証があります。先にその市民証を失効させてください。",
+                            "This account already holds another person's citizen ID; revoke it first."),
+    # Digital citizen ID: QR and scans
+    "citizen_id_suspended": ("市民証の再確認が必要です。マイナンバーカードで本人確認をやり直してください。",
+                             "The citizen ID needs re-verification with the My Number Card."),
+    "citizen_id_revoked": ("この市民証は失効しています。", "This citizen ID has been revoked."),
+    "qr_invalid": ("市民証のQRコードとして読み取れません。", "Not a valid citizen-ID QR code."),
+    "qr_expired": ("QRコードの有効期限が切れています。", "The QR code has expired."),
+    "qr_wrong_municipality": ("他の自治体の市民証です。", "This citizen ID belongs to another municipality."),
+    "qr_replayed": ("このQRコードは読み取り済みです。", "This QR code was already scanned."),
+    "qr_revoked": ("このカードQRは失効しています。", "This printed card QR has been revoked."),
 }
 
 
