@@ -1,9 +1,9 @@
 """Who may read and who may write on a district's board: the one place these rules live.
 
 - Read: the district's members (residents whose profile names it) and community moderators.
-- Write (post, comment, RSVP, thank-you): a member of that district who is a *verified* resident;
-  posting and commenting also need the member not to be suspended there. "Verified" means holding a verified digital citizen ID once the citizen ID
-  app is installed; until then every signed-in member counts as verified (issue 9).
+- Write (post, comment, RSVP, thank-you): a member of that district who is a *verified* resident
+  (holds an active digital citizen ID; without the citizen ID app, any signed-in member, as issue 9
+  says); posting and commenting also need the member not to be suspended there.
 """
 from __future__ import annotations
 
@@ -37,13 +37,14 @@ def district_read_check(*, user, district_id: int) -> None:
 
 
 def resident_is_verified(user) -> bool:
-    """True when the resident may write. The seam for the citizen ID issue: once its app is installed,
-    only residents holding a verified (active) citizen ID pass."""
+    """True when the resident holds an active digital citizen ID (verified with the My Number Card).
+    A suspended ID (card expired or revoked) does not count until the resident re-verifies. Without
+    the citizen ID app installed, every signed-in member counts as verified (issue 9)."""
     if not apps.is_installed("citizen_id"):
         return True
-    from citizen_id.selectors import user_has_verified_citizen_id  # noqa: PLC0415  (optional app)
+    from citizen_id.models import CitizenId  # noqa: PLC0415  (optional app)
 
-    return user_has_verified_citizen_id(user)
+    return CitizenId.objects.filter(user_id=user.pk, status=CitizenId.Status.ACTIVE).exists()
 
 
 # Writes a suspension bars: a suspended member may still answer events and say thank you.

@@ -1,18 +1,49 @@
-"""Community fixtures: two districts in Saga with residents made through the real services, photo
-builders (JPEG with GPS EXIF, PNG, HEIC) and a capture of what the community app pushes."""
+"""Community fixtures: two districts per municipality with residents made through the real services
+and verified through the real citizen-ID enrolment (a test J-LIS CA signs their cards), photo
+builders (JPEG with GPS EXIF, PNG, HEIC) and the notifications the community app created."""
 from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import base64
+
 import pytest
+from django.db import connection
 from django.utils import timezone
 from PIL import Image
 
 from accounts.models import District, User
 from accounts.services import district_create, resident_create
+from citizen_id import testca
+from citizen_id.jpki.services import jpki_crl_load
 from tests.base import TenantApiClient, TenantFixture
+
+# Card addresses must lie in the municipality for enrolment to succeed.
+CARD_ADDRESSES = {"412015": "佐賀県佐賀市栄町1番1号", "412104": "佐賀県神埼市神埼町神埼410"}
+
+
+@dataclass
+class CardAuthority:
+    ca: testca.SigningCa
+    anchor_path: str
+    key: object  # one RSA card key for every card (2048-bit generation is slow); serials differ
+
+
+def enroll_citizen_id(tenant: TenantFixture, jpki: CardAuthority, token: str, nickname: str) -> None:
+    """The app's enrolment through the API: challenge → the 'card' signs it → enroll."""
+    client = TenantApiClient(tenant.host, token)
+    challenge = client.post("/api/v1/citizen-id/challenge/")
+    assert challenge.status_code == 201, challenge.content
+    nonce = base64.b64decode(challenge.json()["nonce"])
+    spec = testca.CardSpec(name=f"{nickname or '住民'} 太郎", address=CARD_ADDRESSES[tenant.municipality.code])
+    key, certificate = testca.make_card(jpki.ca, spec, key=jpki.key)
+    response = client.post("/api/v1/citizen-id/enroll/", {
+        "certificate": base64.b64encode(testca.der(certificate)).decode(),
+        "signature": base64.b64encode(testca.sign_nonce(key, nonce)).decode(),
+        "nonce": base64.b64encode(nonce).decode()}, format="json")
+    assert response.status_code in (200, 201), response.content
 
 
 @dataclass
@@ -36,12 +67,16 @@ class Board:
     tenant: TenantFixture
     district: District
     other_district: District
+    jpki: CardAuthority
     members: list[Member] = field(default_factory=list)
 
-    def member(self, nickname: str = "", district: District | None = None) -> Member:
+    def member(self, nickname: str = "", district: District | None = None, *, verified: bool = True) -> Member:
+        """A resident of `district` (default: the board's), verified with a citizen ID unless told not."""
+        nickname = nickname or f"住民{len(self.members) + 1}"
         with self.tenant.schema():
-            issued = resident_create(nickname=nickname or f"住民{len(self.members) + 1}",
-                                     district=district if district is not None else self.district)
+            issued = resident_create(nickname=nickname, district=district if district is not None else self.district)
+        if verified:
+            enroll_citizen_id(self.tenant, self.jpki, issued.raw, nickname)
         member = Member(user=issued.token.user, token=issued.raw, host=self.tenant.host)
         self.members.append(member)
         return member
@@ -59,21 +94,42 @@ class Board:
         return self.post(author, title="清掃活動", category="event", event=event)
 
 
-def _board(tenant: TenantFixture, names: tuple[str, str]) -> Board:
+@pytest.fixture(scope="session")
+def community_jpki_ca(tmp_path_factory) -> CardAuthority:
+    ca = testca.make_ca("Community Test Signing CA")
+    path = tmp_path_factory.mktemp("community-jpki") / "ca.pem"
+    path.write_bytes(ca.pem)
+    return CardAuthority(ca=ca, anchor_path=str(path), key=testca.new_rsa_key())
+
+
+def trust_test_ca(settings, jpki: CardAuthority) -> None:
+    """The test CA as the J-LIS trust anchor, with a current (empty) CRL in the public schema."""
+    settings.JPKI_TRUST_ANCHORS = [jpki.anchor_path]
+    connection.set_schema_to_public()
+    jpki_crl_load(data=testca.make_crl(jpki.ca, []))
+
+
+@pytest.fixture
+def community_jpki(community_jpki_ca, settings, db) -> CardAuthority:
+    trust_test_ca(settings, community_jpki_ca)
+    return community_jpki_ca
+
+
+def _board(tenant: TenantFixture, names: tuple[str, str], jpki: CardAuthority) -> Board:
     with tenant.schema():
         first = district_create(name=names[0])
         second = district_create(name=names[1])
-    return Board(tenant=tenant, district=first, other_district=second)
+    return Board(tenant=tenant, district=first, other_district=second, jpki=jpki)
 
 
 @pytest.fixture
-def board(saga) -> Board:
-    return _board(saga, ("勧興", "循誘"))
+def board(saga, community_jpki) -> Board:
+    return _board(saga, ("勧興", "循誘"), community_jpki)
 
 
 @pytest.fixture
-def kanzaki_board(kanzaki) -> Board:
-    return _board(kanzaki, ("神埼", "千代田"))
+def kanzaki_board(kanzaki, community_jpki) -> Board:
+    return _board(kanzaki, ("神埼", "千代田"), community_jpki)
 
 
 @pytest.fixture(autouse=True)
@@ -81,17 +137,12 @@ def _media_in_tmp(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
-@pytest.fixture
-def pushes(monkeypatch):
-    """What the community app handed to the push seam (the notifications pipeline lives elsewhere)."""
-    sent: list[dict] = []
+def community_notifications(tenant: TenantFixture) -> list:
+    """Notifications the community app created (newest last) in this municipality."""
+    from notifications.models import Notification
 
-    def capture(*, user_ids, push):
-        sent.append({"user_ids": sorted(set(user_ids)), "push": push})
-        return len(set(user_ids))
-
-    monkeypatch.setattr("miniapps.community.tasks.push_to_residents", capture)
-    return sent
+    with tenant.schema():
+        return list(Notification.objects.filter(created_by__isnull=True).order_by("id"))
 
 
 # --- Photos -------------------------------------------------------------------------------------------

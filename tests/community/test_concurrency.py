@@ -13,23 +13,30 @@ from accounts.models import District, User
 from accounts.services import district_create, resident_create
 from miniapps.community.models import Event, PointsEntry, Post, Rsvp, Thanks
 from miniapps.community.selectors import points_ledger_sum
+from citizen_id.jpki.models import JpkiCrl
 from tests.base import TenantApiClient
+
+from .conftest import enroll_citizen_id, trust_test_ca
 
 THREADS = 16
 
 
 @pytest.fixture
-def committed(tenants_pair, django_db_blocker):
-    """A district and residents committed in Saga's schema; removed afterwards."""
+def committed(tenants_pair, django_db_blocker, community_jpki_ca, settings):
+    """A district and verified residents committed in Saga's schema; removed afterwards."""
     saga = tenants_pair[0]
     made: dict = {}
     with django_db_blocker.unblock():
+        crls_before = set(JpkiCrl.objects.values_list("pk", flat=True))
+        trust_test_ca(settings, community_jpki_ca)
         with saga.schema():
             district = district_create(name="並行校区")
             members = []
             for index in range(THREADS + 1):
                 issued = resident_create(nickname=f"並行{index}", district=district)
                 members.append((issued.token.user, issued.raw))
+        for index, (_, token) in enumerate(members):
+            enroll_citizen_id(saga, community_jpki_ca, token, f"並行{index}")
         made.update(saga=saga, district=district, members=members)
         yield made
         with saga.schema():
@@ -37,6 +44,7 @@ def committed(tenants_pair, django_db_blocker):
             User.objects.filter(pk__in=[user.pk for user, _ in members]).delete()
             District.objects.filter(pk=district.pk).delete()
         connection.set_schema_to_public()
+        JpkiCrl.objects.exclude(pk__in=crls_before).delete()
 
 
 def _run_at_once(calls):

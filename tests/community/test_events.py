@@ -14,12 +14,14 @@ from miniapps.community.models import Event, Rsvp
 from miniapps.community.tasks import notify_promoted
 from tests.base import assert_num_queries
 
+from .conftest import community_notifications
+
 
 def rsvp(member, event_id: int, answer: str):
     return member.client().post(f"/api/v1/community/events/{event_id}/rsvp/", {"answer": answer}, format="json")
 
 
-def test_done_when_join_waiting_list_and_promotion(board, pushes):
+def test_done_when_join_waiting_list_and_promotion(board):
     """Issue 9 'Done when': one posts an event, another joins, a third goes on the waiting list and
     is promoted (and notified) when someone declines."""
     organiser, neighbour, third = board.member("主催者"), board.member("お隣さん"), board.member("三人目")
@@ -46,8 +48,15 @@ def test_done_when_join_waiting_list_and_promotion(board, pushes):
         # The promotion push (sent on commit by the task) goes to the promoted resident only.
         assert notify_promoted(promoted.id) == 1
         assert notify_promoted(promoted.id) == 0  # idempotent: a redelivered task sends nothing
-    assert pushes[0]["user_ids"] == [third.id]
-    assert "参加が確定" in pushes[0]["push"].title and pushes[0]["push"].data["event_id"] == str(event_id)
+    [notification] = community_notifications(board.tenant)
+    assert notification.audience == {"user_ids": [third.id]} and notification.topic == "events"
+    assert "参加が確定" in notification.title and notification.deep_link == f"/community/events/{event_id}"
+    with board.tenant.schema():
+        from notifications import pipeline
+
+        pipeline.dispatch(notification.id)  # what the dispatch task does: inbox rows for the audience
+    inbox = third.client().get("/api/v1/inbox/").json()
+    assert [item["title"] for item in inbox["results"]] == [notification.title]
     me = third.client().get(f"/api/v1/community/events/{event_id}/").json()
     assert me["my_rsvp"]["status"] == "going" and me["my_rsvp"]["waiting_position"] is None
 
@@ -191,9 +200,9 @@ def test_rsvp_query_count(board):
     event_id = board.event(organiser, capacity=3)["id"]
     client = a.client()
     client.get("/api/v1/me/")
-    # search_path, token, event; the service's transaction (a savepoint inside the test's): lock the
-    # event, my RSVP, insert it, update the counters. Going needs no waiting position; no suspension
-    # lookup for RSVPs.
-    with assert_num_queries(9):
+    # search_path, token, event; the service's transaction (a savepoint inside the test's): verified
+    # citizen ID, lock the event, my RSVP, insert it, update the counters. Going needs no waiting
+    # position; RSVPs need no suspension lookup.
+    with assert_num_queries(10):
         response = client.post(f"/api/v1/community/events/{event_id}/rsvp/", {"answer": "join"}, format="json")
     assert response.status_code == 200

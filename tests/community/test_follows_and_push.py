@@ -7,6 +7,8 @@ from miniapps.community.models import Post
 from miniapps.community.tasks import notify_new_post
 from tests.base import assert_num_queries
 
+from .conftest import community_notifications
+
 
 def follow(member, categories):
     return member.client().put("/api/v1/community/me/follows/", {"categories": categories}, format="json")
@@ -22,11 +24,14 @@ def test_follows_are_set_and_validated(board):
     assert alice.client().get("/api/v1/community/me/follows/").json() == {"categories": ["history"]}
 
 
-def test_new_post_pushes_to_category_followers_of_the_district_only(board, pushes, django_capture_on_commit_callbacks):
+def test_new_post_pushes_to_category_followers_of_the_district_only(board, django_capture_on_commit_callbacks):
     author, follower, other_category, not_following = board.member(), board.member(), board.member(), board.member()
-    outsider, inactive = board.member(district=board.other_district), board.member()
-    for member in (author, follower, outsider, inactive):
+    outsider, inactive, muted = board.member(district=board.other_district), board.member(), board.member()
+    for member in (author, follower, outsider, inactive, muted):
         follow(member, ["disaster"])
+    # A follower who muted community pushes in the notification settings is left out by the pipeline.
+    assert muted.client().put("/api/v1/me/notification-settings/", {"muted_topics": ["community"]},
+                              format="json").status_code == 200
     follow(other_category, ["history"])
     with board.tenant.schema():
         User.objects.filter(pk=inactive.id).update(is_active=False)
@@ -39,29 +44,35 @@ def test_new_post_pushes_to_category_followers_of_the_district_only(board, pushe
         assert notify_new_post(post["id"]) == 1
         assert notify_new_post(post["id"]) == 0  # idempotent
         assert Post.objects.get(pk=post["id"]).notified_at is not None
-    assert len(pushes) == 1
-    assert pushes[0]["user_ids"] == [follower.id]
-    push = pushes[0]["push"]
-    assert push.title.startswith(f"【{board.district.name}】防災") and push.topic == "community"
-    assert push.data == {"kind": "community_post", "post_id": str(post["id"]), "district_id": str(board.district.id),
-                         "category": "disaster"}
+    [notification] = community_notifications(board.tenant)
+    # The explicit list is the district's followers; the pipeline then leaves out whoever muted it.
+    assert notification.audience == {"user_ids": sorted([follower.id, muted.id])}
+    assert notification.title.startswith(f"【{board.district.name}】防災") and notification.topic == "community"
+    assert notification.deep_link == f"/community/posts/{post['id']}"
+    with board.tenant.schema():
+        from notifications import pipeline
+
+        pipeline.dispatch(notification.id)
+    assert [item["title"] for item in follower.client().get("/api/v1/inbox/").json()["results"]] == [notification.title]
+    for member in (muted, not_following, other_category, outsider, author):
+        assert member.client().get("/api/v1/inbox/").json()["results"] == [], member.user.nickname
 
 
-def test_no_push_for_a_post_hidden_before_the_task_ran(board, pushes, saga):
+def test_no_push_for_a_post_hidden_before_the_task_ran(board, saga):
     author, follower = board.member(), board.member()
     follow(follower, ["notice"])
     post = board.post(author)
     saga.client("community_moderator").post(f"/api/v1/staff/community/posts/{post['id']}/hide/", {}, format="json")
     with board.tenant.schema():
         assert notify_new_post(post["id"]) == 0
-    assert pushes == []
+    assert community_notifications(board.tenant) == []
 
 
 def test_meta_describes_categories_bounds_and_write_rights(board, saga):
     member = board.member()
     client = member.client()
     client.get("/api/v1/me/")
-    with assert_num_queries(3):  # SET search_path, token, suspension check
+    with assert_num_queries(4):  # SET search_path, token, verified citizen ID, suspension
         meta = client.get("/api/v1/community/meta/").json()
     assert [c["id"] for c in meta["categories"]] == ["notice", "event", "disaster", "childcare", "traffic_safety",
                                                      "history", "other"]
