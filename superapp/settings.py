@@ -240,6 +240,13 @@ SPECTACULAR_SETTINGS = {
         "OwnerKindEnum": "miniapps.catalog.models.ExternalMiniApp.OwnerKind",
         "FeedbackCategoryEnum": "miniapps.feedback.models.Feedback.Category",
         "FeedbackStatusEnum": "miniapps.feedback.models.Feedback.Status",
+        "CommunityCategoryEnum": "miniapps.community.models.Category",
+        "CommunityPostStatusEnum": "miniapps.community.models.Post.Status",
+        "CommunityRsvpAnswerEnum": "miniapps.community.models.Rsvp.Answer",
+        "CommunityRsvpStatusEnum": "miniapps.community.models.Rsvp.Status",
+        "CommunityReportReasonEnum": "miniapps.community.models.PostReport.Reason",
+        "CommunityReportStatusEnum": "miniapps.community.models.PostReport.Status",
+        "CommunityPointsKindEnum": "miniapps.community.models.PointsEntry.Kind",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -34,12 +34,12 @@ def _label_en(label: str) -> str:
 
 
 # --- Outputs ----------------------------------------------------------------------------------------
-class AuthorOutput(serializers.Serializer):
+class CommunityAuthorOutput(serializers.Serializer):
     id = serializers.IntegerField()
     nickname = serializers.CharField()
 
 
-class ImageOutput(serializers.ModelSerializer):
+class CommunityImageOutput(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
     thumbnail_url = serializers.SerializerMethodField()
 
@@ -54,12 +54,12 @@ class ImageOutput(serializers.ModelSerializer):
         return image.thumbnail.url
 
 
-class LocationOutput(serializers.Serializer):
+class CommunityLocationOutput(serializers.Serializer):
     lat = serializers.FloatField()
     lng = serializers.FloatField()
 
 
-class EventSummaryOutput(serializers.ModelSerializer):
+class CommunityEventSummaryOutput(serializers.ModelSerializer):
     id = serializers.IntegerField(source="post_id")
     is_open = serializers.SerializerMethodField()
     my_rsvp_status = serializers.SerializerMethodField()
@@ -77,11 +77,11 @@ class EventSummaryOutput(serializers.ModelSerializer):
         return self.context.get("my_rsvp_status")
 
 
-class PostOutput(serializers.ModelSerializer):
+class CommunityPostOutput(serializers.ModelSerializer):
     district_id = serializers.IntegerField()
-    author = AuthorOutput()
+    author = CommunityAuthorOutput()
     category_label = serializers.SerializerMethodField()
-    images = ImageOutput(many=True)
+    images = CommunityImageOutput(many=True)
     location = serializers.SerializerMethodField()
     event = serializers.SerializerMethodField()
     thanked_by_me = serializers.SerializerMethodField()
@@ -96,19 +96,19 @@ class PostOutput(serializers.ModelSerializer):
     def get_category_label(self, post: Post) -> str:
         return _label_ja(post.get_category_display())
 
-    @extend_schema_field(LocationOutput(allow_null=True))
+    @extend_schema_field(CommunityLocationOutput(allow_null=True))
     def get_location(self, post: Post):
         if post.latitude is None:
             return None
         return {"lat": float(post.latitude), "lng": float(post.longitude)}
 
-    @extend_schema_field(EventSummaryOutput(allow_null=True))
+    @extend_schema_field(CommunityEventSummaryOutput(allow_null=True))
     def get_event(self, post: Post):
         event = getattr(post, "event", None) if _has_event(post) else None
         if event is None:
             return None
         context = {**self.context, "my_rsvp_status": getattr(post, "my_rsvp_status", None)}
-        return EventSummaryOutput(event, context=context).data
+        return CommunityEventSummaryOutput(event, context=context).data
 
     def get_thanked_by_me(self, post: Post) -> bool:
         return bool(getattr(post, "thanked_by_me", False))
@@ -124,8 +124,8 @@ def _has_event(post: Post) -> bool:
         return False
 
 
-class CommentOutput(serializers.ModelSerializer):
-    author = AuthorOutput()
+class CommunityCommentOutput(serializers.ModelSerializer):
+    author = CommunityAuthorOutput()
     thanked_by_me = serializers.SerializerMethodField()
     is_mine = serializers.SerializerMethodField()
 
@@ -140,17 +140,17 @@ class CommentOutput(serializers.ModelSerializer):
         return comment.author_id == self.context["request"].user.pk
 
 
-class MyRsvpOutput(serializers.Serializer):
+class CommunityMyRsvpOutput(serializers.Serializer):
     answer = serializers.ChoiceField(choices=Rsvp.Answer.choices)
     status = serializers.ChoiceField(choices=Rsvp.Status.choices)
     waiting_position = serializers.IntegerField(allow_null=True, help_text="1 = next to be promoted")
     responded_at = serializers.DateTimeField()
 
 
-class EventDetailOutput(serializers.ModelSerializer):
+class CommunityEventDetailOutput(serializers.ModelSerializer):
     id = serializers.IntegerField(source="post_id")
     title = serializers.CharField(source="post.title")
-    organiser = AuthorOutput(source="post.author")
+    organiser = CommunityAuthorOutput(source="post.author")
     is_open = serializers.SerializerMethodField()
     is_organiser = serializers.SerializerMethodField()
     my_rsvp = serializers.SerializerMethodField()
@@ -166,21 +166,21 @@ class EventDetailOutput(serializers.ModelSerializer):
     def get_is_organiser(self, event: Event) -> bool:
         return event.post.author_id == self.context["request"].user.pk
 
-    @extend_schema_field(MyRsvpOutput(allow_null=True))
+    @extend_schema_field(CommunityMyRsvpOutput(allow_null=True))
     def get_my_rsvp(self, event: Event):
         rsvp = self.context.get("my_rsvp")
         if rsvp is None:
             return None
-        return MyRsvpOutput({"answer": rsvp.answer, "status": rsvp.status, "responded_at": rsvp.responded_at,
+        return CommunityMyRsvpOutput({"answer": rsvp.answer, "status": rsvp.status, "responded_at": rsvp.responded_at,
                              "waiting_position": self.context.get("waiting_position")}).data
 
 
-class RsvpOutput(serializers.Serializer):
-    event = EventDetailOutput()
+class CommunityRsvpOutput(serializers.Serializer):
+    event = CommunityEventDetailOutput()
     promoted_count = serializers.IntegerField(help_text="People moved from the waiting list by this answer")
 
 
-class AttendeeOutput(serializers.ModelSerializer):
+class CommunityAttendeeOutput(serializers.ModelSerializer):
     nickname = serializers.CharField(source="user.nickname")
     user_id = serializers.IntegerField()
     position = serializers.IntegerField(allow_null=True, help_text="Place in the waiting list (waiting only)")
@@ -190,25 +190,25 @@ class AttendeeOutput(serializers.ModelSerializer):
         fields = ["user_id", "nickname", "answer", "status", "position", "responded_at", "promoted_at"]
 
 
-class AttendeesOutput(serializers.Serializer):
-    event = EventDetailOutput()
-    going = AttendeeOutput(many=True)
-    waiting = AttendeeOutput(many=True)
-    declined = AttendeeOutput(many=True)
+class CommunityAttendeesOutput(serializers.Serializer):
+    event = CommunityEventDetailOutput()
+    going = CommunityAttendeeOutput(many=True)
+    waiting = CommunityAttendeeOutput(many=True)
+    declined = CommunityAttendeeOutput(many=True)
 
 
-class ThanksOutput(serializers.Serializer):
+class CommunityThanksOutput(serializers.Serializer):
     points_credited = serializers.IntegerField()
     thanks_count = serializers.IntegerField()
 
 
-class ReportOutput(serializers.ModelSerializer):
+class CommunityReportOutput(serializers.ModelSerializer):
     class Meta:
         model = PostReport
         fields = ["id", "post_id", "reason", "detail", "status", "created_at"]
 
 
-class PointsEntryOutput(serializers.ModelSerializer):
+class CommunityPointsEntryOutput(serializers.ModelSerializer):
     kind_label = serializers.SerializerMethodField()
     post_id = serializers.SerializerMethodField()
 
@@ -224,15 +224,15 @@ class PointsEntryOutput(serializers.ModelSerializer):
         return entry.thanks.post_id if entry.thanks_id and entry.thanks else None
 
 
-class PointsOutput(serializers.Serializer):
+class CommunityPointsOutput(serializers.Serializer):
     balance = serializers.IntegerField()
     this_month = serializers.IntegerField(help_text="Points earned this calendar month (Asia/Tokyo)")
     next = serializers.CharField(allow_null=True)
     previous = serializers.CharField(allow_null=True)
-    results = PointsEntryOutput(many=True)
+    results = CommunityPointsEntryOutput(many=True)
 
 
-class RankingRowOutput(serializers.Serializer):
+class CommunityRankingRowOutput(serializers.Serializer):
     rank = serializers.IntegerField()
     user_id = serializers.IntegerField()
     nickname = serializers.CharField()
@@ -240,29 +240,29 @@ class RankingRowOutput(serializers.Serializer):
     is_me = serializers.BooleanField()
 
 
-class RankingOutput(serializers.Serializer):
+class CommunityRankingOutput(serializers.Serializer):
     district_id = serializers.IntegerField()
     month = serializers.CharField(help_text="YYYY-MM (Asia/Tokyo)")
-    ranking = RankingRowOutput(many=True)
+    ranking = CommunityRankingRowOutput(many=True)
 
 
-class CategoryOutput(serializers.Serializer):
+class CommunityCategoryOutput(serializers.Serializer):
     id = serializers.CharField()
     name = serializers.CharField()
     name_en = serializers.CharField()
 
 
-class BoundsOutput(serializers.Serializer):
+class CommunityBoundsOutput(serializers.Serializer):
     min_lat = serializers.FloatField()
     max_lat = serializers.FloatField()
     min_lng = serializers.FloatField()
     max_lng = serializers.FloatField()
 
 
-class MetaOutput(serializers.Serializer):
-    categories = CategoryOutput(many=True)
-    report_reasons = CategoryOutput(many=True)
-    map_bounds = BoundsOutput(allow_null=True)
+class CommunityMetaOutput(serializers.Serializer):
+    categories = CommunityCategoryOutput(many=True)
+    report_reasons = CommunityCategoryOutput(many=True)
+    map_bounds = CommunityBoundsOutput(allow_null=True)
     max_images_per_post = serializers.IntegerField()
     max_image_bytes = serializers.IntegerField()
     max_tags = serializers.IntegerField()
@@ -271,18 +271,18 @@ class MetaOutput(serializers.Serializer):
     write_blocked_reason = serializers.CharField(allow_null=True, help_text="Error code when can_write is false")
 
 
-class FollowsOutput(serializers.Serializer):
+class CommunityFollowsOutput(serializers.Serializer):
     categories = serializers.ListField(child=serializers.ChoiceField(choices=CATEGORY_CHOICES))
 
 
 # GeoJSON (RFC 7946) for the map.
-class PointGeometryOutput(serializers.Serializer):
+class CommunityPointGeometryOutput(serializers.Serializer):
     type = serializers.ChoiceField(choices=["Point"])
     coordinates = serializers.ListField(child=serializers.FloatField(), min_length=2, max_length=2,
                                         help_text="[longitude, latitude]")
 
 
-class MapFeaturePropertiesOutput(serializers.Serializer):
+class CommunityMapFeaturePropertiesOutput(serializers.Serializer):
     title = serializers.CharField()
     category = serializers.ChoiceField(choices=CATEGORY_CHOICES)
     category_label = serializers.CharField()
@@ -293,33 +293,33 @@ class MapFeaturePropertiesOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class MapFeatureOutput(serializers.Serializer):
+class CommunityMapFeatureOutput(serializers.Serializer):
     type = serializers.ChoiceField(choices=["Feature"])
     id = serializers.IntegerField()
-    geometry = PointGeometryOutput()
-    properties = MapFeaturePropertiesOutput()
+    geometry = CommunityPointGeometryOutput()
+    properties = CommunityMapFeaturePropertiesOutput()
 
 
-class MapMetaOutput(serializers.Serializer):
+class CommunityMapMetaOutput(serializers.Serializer):
     count = serializers.IntegerField()
     limit = serializers.IntegerField()
     truncated = serializers.BooleanField(help_text="More posts match: zoom in")
 
 
-class MapOutput(serializers.Serializer):
+class CommunityMapOutput(serializers.Serializer):
     type = serializers.ChoiceField(choices=["FeatureCollection"])
     bbox = serializers.ListField(child=serializers.FloatField(), min_length=4, max_length=4)
-    features = MapFeatureOutput(many=True)
-    meta = MapMetaOutput()
+    features = CommunityMapFeatureOutput(many=True)
+    meta = CommunityMapMetaOutput()
 
 
 # --- Inputs -----------------------------------------------------------------------------------------
-class LocationInput(serializers.Serializer):
+class CommunityLocationInput(serializers.Serializer):
     lat = StrictFloatField(min_value=-90, max_value=90)
     lng = StrictFloatField(min_value=-180, max_value=180)
 
 
-class EventInput(serializers.Serializer):
+class CommunityEventInput(serializers.Serializer):
     starts_at = serializers.DateTimeField()
     ends_at = serializers.DateTimeField(required=False, allow_null=True)
     place = StrictCharField(max_length=200)
@@ -328,7 +328,7 @@ class EventInput(serializers.Serializer):
     rsvp_deadline = serializers.DateTimeField(required=False, help_text="Defaults to starts_at")
 
 
-class EventUpdateInput(serializers.Serializer):
+class CommunityEventUpdateInput(serializers.Serializer):
     starts_at = serializers.DateTimeField(required=False)
     ends_at = serializers.DateTimeField(required=False, allow_null=True)
     place = StrictCharField(max_length=200, required=False)
@@ -336,7 +336,7 @@ class EventUpdateInput(serializers.Serializer):
     rsvp_deadline = serializers.DateTimeField(required=False)
 
 
-class PostCreateInput(serializers.Serializer):
+class CommunityPostCreateInput(serializers.Serializer):
     title = StrictCharField(max_length=100)
     body = StrictCharField(max_length=4000, required=False, allow_blank=True, default="", trim_whitespace=False)
     category = serializers.ChoiceField(choices=CATEGORY_CHOICES)
@@ -344,47 +344,47 @@ class PostCreateInput(serializers.Serializer):
     image_ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**62), required=False,
                                       default=list, max_length=4,
                                       help_text="Ids from POST /api/v1/community/images/, in display order")
-    location = LocationInput(required=False, allow_null=True, help_text="Makes this a map post")
-    event = EventInput(required=False, allow_null=True, help_text="Makes this an event with join/decline")
+    location = CommunityLocationInput(required=False, allow_null=True, help_text="Makes this a map post")
+    event = CommunityEventInput(required=False, allow_null=True, help_text="Makes this an event with join/decline")
 
 
-class PostUpdateInput(serializers.Serializer):
+class CommunityPostUpdateInput(serializers.Serializer):
     title = StrictCharField(max_length=100, required=False)
     body = StrictCharField(max_length=4000, required=False, allow_blank=True, trim_whitespace=False)
     category = serializers.ChoiceField(choices=CATEGORY_CHOICES, required=False)
     tags = serializers.ListField(child=StrictCharField(max_length=40), required=False, max_length=5)
 
 
-class ImageUploadInput(serializers.Serializer):
+class CommunityImageUploadInput(serializers.Serializer):
     file = serializers.FileField(allow_empty_file=False, help_text="JPEG, PNG or HEIC")
 
 
-class CommentInput(serializers.Serializer):
+class CommunityCommentInput(serializers.Serializer):
     body = StrictCharField(max_length=1000)
 
 
-class RsvpInput(serializers.Serializer):
+class CommunityRsvpInput(serializers.Serializer):
     answer = serializers.ChoiceField(choices=Rsvp.Answer.choices, help_text="join 参加 / decline 不参加")
 
 
-class ReportInput(serializers.Serializer):
+class CommunityReportInput(serializers.Serializer):
     reason = serializers.ChoiceField(choices=PostReport.Reason.choices)
     detail = StrictCharField(max_length=500, required=False, allow_blank=True, default="")
 
 
-class FollowsInput(serializers.Serializer):
+class CommunityFollowsInput(serializers.Serializer):
     categories = serializers.ListField(child=serializers.ChoiceField(choices=CATEGORY_CHOICES), max_length=20)
 
 
 # --- Staff ------------------------------------------------------------------------------------------
-class DistrictRefOutput(serializers.Serializer):
+class CommunityDistrictRefOutput(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
 
 
-class ModerationPostOutput(serializers.ModelSerializer):
-    district = DistrictRefOutput()
-    author = AuthorOutput()
+class CommunityModerationPostOutput(serializers.ModelSerializer):
+    district = CommunityDistrictRefOutput()
+    author = CommunityAuthorOutput()
     report_total = serializers.IntegerField(required=False)
     last_reported_at = serializers.DateTimeField(required=False)
 
@@ -394,32 +394,32 @@ class ModerationPostOutput(serializers.ModelSerializer):
                   "comment_count", "thanks_count", "created_at", "report_total", "last_reported_at"]
 
 
-class ModerationCommentOutput(serializers.ModelSerializer):
-    author = AuthorOutput()
+class CommunityModerationCommentOutput(serializers.ModelSerializer):
+    author = CommunityAuthorOutput()
 
     class Meta:
         model = Comment
         fields = ["id", "post_id", "author", "body", "status", "hidden_at", "created_at"]
 
 
-class HideInput(serializers.Serializer):
+class CommunityHideInput(serializers.Serializer):
     reason = StrictCharField(max_length=500, required=False, allow_blank=True, default="")
 
 
-class DismissOutput(serializers.Serializer):
+class CommunityDismissOutput(serializers.Serializer):
     dismissed = serializers.IntegerField()
 
 
-class SuspensionInput(serializers.Serializer):
+class CommunitySuspensionInput(serializers.Serializer):
     user = serializers.IntegerField(min_value=1, max_value=2**62)
     district = serializers.IntegerField(min_value=1, max_value=2**62)
     reason = StrictCharField(max_length=500)
     until = serializers.DateTimeField(required=False, allow_null=True, help_text="null or absent: until lifted")
 
 
-class SuspensionOutput(serializers.ModelSerializer):
-    user = AuthorOutput()
-    district = DistrictRefOutput()
+class CommunitySuspensionOutput(serializers.ModelSerializer):
+    user = CommunityAuthorOutput()
+    district = CommunityDistrictRefOutput()
     is_active = serializers.SerializerMethodField()
 
     class Meta:
@@ -430,7 +430,7 @@ class SuspensionOutput(serializers.ModelSerializer):
         return suspension.is_active()
 
 
-class MapBoundsInput(serializers.Serializer):
+class CommunityMapBoundsInput(serializers.Serializer):
     min_lat = StrictFloatField(min_value=-90, max_value=90)
     max_lat = StrictFloatField(min_value=-90, max_value=90)
     min_lng = StrictFloatField(min_value=-180, max_value=180)

@@ -35,7 +35,24 @@ STAFF_TAGS = ["community-staff"]
 
 
 # --- Pagination and throttles -----------------------------------------------------------------------
-class FeedPagination(CursorPagination):
+class StrictCursorPagination(CursorPagination):
+    """A page_size that is not a whole number from 1 is a 400, not silently the default."""
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        try:
+            value = int(raw)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise ApiError("validation_error", fields={self.page_size_query_param: [
+                f"1〜{self.max_page_size}の整数で指定してください / a whole number from 1 to {self.max_page_size}"]})
+        return min(value, self.max_page_size)
+
+
+class FeedPagination(StrictCursorPagination):
     """Newest first; stable while new posts arrive (cursor, not page numbers)."""
 
     page_size = 20
@@ -44,7 +61,7 @@ class FeedPagination(CursorPagination):
     ordering = ("-created_at", "-id")
 
 
-class CommentPagination(CursorPagination):
+class CommentPagination(StrictCursorPagination):
     """Oldest first, as a conversation reads."""
 
     page_size = 50
@@ -89,7 +106,7 @@ class MetaApi(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses=s.MetaOutput, tags=TAGS)
+    @extend_schema(responses=s.CommunityMetaOutput, tags=TAGS)
     def get(self, request):
         user = request.user
         blocked = None
@@ -112,7 +129,7 @@ class MetaApi(APIView):
             "can_write": blocked is None,
             "write_blocked_reason": blocked,
         }
-        return Response(s.MetaOutput(body).data)
+        return Response(s.CommunityMetaOutput(body).data)
 
 
 class FollowsApi(APIView):
@@ -120,17 +137,17 @@ class FollowsApi(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses=s.FollowsOutput, tags=TAGS)
+    @extend_schema(responses=s.CommunityFollowsOutput, tags=TAGS)
     def get(self, request):
         categories = sorted(request.user.community_follows.values_list("category", flat=True))
-        return Response(s.FollowsOutput({"categories": categories}).data)
+        return Response(s.CommunityFollowsOutput({"categories": categories}).data)
 
-    @extend_schema(request=s.FollowsInput, responses=s.FollowsOutput, tags=TAGS)
+    @extend_schema(request=s.CommunityFollowsInput, responses=s.CommunityFollowsOutput, tags=TAGS)
     def put(self, request):
-        data = s.FollowsInput(data=request.data)
+        data = s.CommunityFollowsInput(data=request.data)
         data.is_valid(raise_exception=True)
         categories = services.follows_set(user=request.user, categories=data.validated_data["categories"])
-        return Response(s.FollowsOutput({"categories": categories}).data)
+        return Response(s.CommunityFollowsOutput({"categories": categories}).data)
 
 
 # --- Posts ------------------------------------------------------------------------------------------
@@ -144,7 +161,7 @@ class DistrictPostsApi(GenericAPIView):
 
     permission_classes = [IsAuthenticated]
     pagination_class = FeedPagination
-    serializer_class = s.PostOutput
+    serializer_class = s.CommunityPostOutput
 
     def get_throttles(self):
         return _write_throttled(self)
@@ -152,7 +169,7 @@ class DistrictPostsApi(GenericAPIView):
     @extend_schema(
         parameters=[OpenApiParameter("category", enum=Category.values, required=False),
                     OpenApiParameter("tag", str, required=False)],
-        responses=s.PostOutput(many=True), tags=TAGS)
+        responses=s.CommunityPostOutput(many=True), tags=TAGS)
     def get(self, request, district_id: int):
         query = FeedQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -162,15 +179,15 @@ class DistrictPostsApi(GenericAPIView):
         posts = selectors.post_feed(user=request.user, district_id=district_id,
                                     category=query.validated_data.get("category"), tag=tag)
         page = self.paginate_queryset(posts)
-        return self.get_paginated_response(s.PostOutput(page, many=True, context={"request": request}).data)
+        return self.get_paginated_response(s.CommunityPostOutput(page, many=True, context={"request": request}).data)
 
-    @extend_schema(request=s.PostCreateInput, responses={201: s.PostOutput}, tags=TAGS)
+    @extend_schema(request=s.CommunityPostCreateInput, responses={201: s.CommunityPostOutput}, tags=TAGS)
     def post(self, request, district_id: int):
-        data = s.PostCreateInput(data=request.data)
+        data = s.CommunityPostCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         created = services.post_create(author=request.user, district_id=district_id, **data.validated_data)
         post = selectors.access_post(user=request.user, post_id=created.id, for_detail=True)
-        return Response(s.PostOutput(post, context={"request": request}).data, status=status.HTTP_201_CREATED)
+        return Response(s.CommunityPostOutput(post, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
 
 class PostDetailApi(APIView):
@@ -179,19 +196,19 @@ class PostDetailApi(APIView):
     def get_throttles(self):
         return _write_throttled(self)
 
-    @extend_schema(responses=s.PostOutput, tags=TAGS)
+    @extend_schema(responses=s.CommunityPostOutput, tags=TAGS)
     def get(self, request, post_id: int):
         post = selectors.access_post(user=request.user, post_id=post_id, for_detail=True)
-        return Response(s.PostOutput(post, context={"request": request}).data)
+        return Response(s.CommunityPostOutput(post, context={"request": request}).data)
 
-    @extend_schema(request=s.PostUpdateInput, responses=s.PostOutput, tags=TAGS)
+    @extend_schema(request=s.CommunityPostUpdateInput, responses=s.CommunityPostOutput, tags=TAGS)
     def patch(self, request, post_id: int):
         post = selectors.access_visible_post(user=request.user, post_id=post_id)
-        data = s.PostUpdateInput(data=request.data, partial=True)
+        data = s.CommunityPostUpdateInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         services.post_update(post=post, acting_user=request.user, **data.validated_data)
         post = selectors.access_post(user=request.user, post_id=post_id, for_detail=True)
-        return Response(s.PostOutput(post, context={"request": request}).data)
+        return Response(s.CommunityPostOutput(post, context={"request": request}).data)
 
     @extend_schema(request=None, responses={204: None}, tags=TAGS)
     def delete(self, request, post_id: int):
@@ -208,41 +225,41 @@ class ImageUploadApi(APIView):
     parser_classes = [MultiPartParser]
     throttle_classes = [CommunityUploadThrottle]
 
-    @extend_schema(request={"multipart/form-data": s.ImageUploadInput}, responses={201: s.ImageOutput}, tags=TAGS)
+    @extend_schema(request={"multipart/form-data": s.CommunityImageUploadInput}, responses={201: s.CommunityImageOutput}, tags=TAGS)
     def post(self, request):
         user = request.user
         # Membership before the body is read: a non-member's upload is never decoded.
         if user.district_id is None:
             raise ApiError("not_district_member", status_code=403)
         district_write_check(user=user, district_id=user.district_id, action="post")
-        data = s.ImageUploadInput(data=request.data)
+        data = s.CommunityImageUploadInput(data=request.data)
         data.is_valid(raise_exception=True)
         image = services.image_upload(uploader=user, file=data.validated_data["file"])
-        return Response(s.ImageOutput(image).data, status=status.HTTP_201_CREATED)
+        return Response(s.CommunityImageOutput(image).data, status=status.HTTP_201_CREATED)
 
 
 # --- Comments ---------------------------------------------------------------------------------------
 class PostCommentsApi(GenericAPIView):
     permission_classes = [IsAuthenticated]
     pagination_class = CommentPagination
-    serializer_class = s.CommentOutput
+    serializer_class = s.CommunityCommentOutput
 
     def get_throttles(self):
         return _write_throttled(self)
 
-    @extend_schema(responses=s.CommentOutput(many=True), tags=TAGS)
+    @extend_schema(responses=s.CommunityCommentOutput(many=True), tags=TAGS)
     def get(self, request, post_id: int):
         post = selectors.access_visible_post(user=request.user, post_id=post_id)
         page = self.paginate_queryset(selectors.comment_list(user=request.user, post=post))
-        return self.get_paginated_response(s.CommentOutput(page, many=True, context={"request": request}).data)
+        return self.get_paginated_response(s.CommunityCommentOutput(page, many=True, context={"request": request}).data)
 
-    @extend_schema(request=s.CommentInput, responses={201: s.CommentOutput}, tags=TAGS)
+    @extend_schema(request=s.CommunityCommentInput, responses={201: s.CommunityCommentOutput}, tags=TAGS)
     def post(self, request, post_id: int):
         post = selectors.access_visible_post(user=request.user, post_id=post_id)
-        data = s.CommentInput(data=request.data)
+        data = s.CommunityCommentInput(data=request.data)
         data.is_valid(raise_exception=True)
         comment = services.comment_create(post=post, author=request.user, body=data.validated_data["body"])
-        return Response(s.CommentOutput(comment, context={"request": request}).data, status=status.HTTP_201_CREATED)
+        return Response(s.CommunityCommentOutput(comment, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
 
 class CommentDetailApi(APIView):
@@ -261,24 +278,24 @@ class PostThanksApi(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=None, responses={201: s.ThanksOutput}, tags=TAGS)
+    @extend_schema(request=None, responses={201: s.CommunityThanksOutput}, tags=TAGS)
     def post(self, request, post_id: int):
         post = selectors.access_visible_post(user=request.user, post_id=post_id)
         thanks = services.thanks_give(giver=request.user, post=post)
         post.refresh_from_db(fields=["thanks_count"])
-        return Response(s.ThanksOutput({"points_credited": thanks.points, "thanks_count": post.thanks_count}).data,
+        return Response(s.CommunityThanksOutput({"points_credited": thanks.points, "thanks_count": post.thanks_count}).data,
                         status=status.HTTP_201_CREATED)
 
 
 class CommentThanksApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=None, responses={201: s.ThanksOutput}, tags=TAGS)
+    @extend_schema(request=None, responses={201: s.CommunityThanksOutput}, tags=TAGS)
     def post(self, request, comment_id: int):
         comment = selectors.access_comment(user=request.user, comment_id=comment_id)
         thanks = services.thanks_give(giver=request.user, post=comment.post, comment=comment)
         comment.refresh_from_db(fields=["thanks_count"])
-        return Response(s.ThanksOutput({"points_credited": thanks.points, "thanks_count": comment.thanks_count}).data,
+        return Response(s.CommunityThanksOutput({"points_credited": thanks.points, "thanks_count": comment.thanks_count}).data,
                         status=status.HTTP_201_CREATED)
 
 
@@ -287,19 +304,19 @@ class PostReportApi(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=s.ReportInput, responses={201: s.ReportOutput}, tags=TAGS)
+    @extend_schema(request=s.CommunityReportInput, responses={201: s.CommunityReportOutput}, tags=TAGS)
     def post(self, request, post_id: int):
         post = selectors.access_visible_post(user=request.user, post_id=post_id)
-        data = s.ReportInput(data=request.data)
+        data = s.CommunityReportInput(data=request.data)
         data.is_valid(raise_exception=True)
         report = services.post_report(post=post, reporter=request.user, **data.validated_data)
-        return Response(s.ReportOutput(report).data, status=status.HTTP_201_CREATED)
+        return Response(s.CommunityReportOutput(report).data, status=status.HTTP_201_CREATED)
 
 
 # --- Events -----------------------------------------------------------------------------------------
 def _event_body(request, event, rsvp=None, position=None):
     context = {"request": request, "my_rsvp": rsvp, "waiting_position": position}
-    return s.EventDetailOutput(event, context=context).data
+    return s.CommunityEventDetailOutput(event, context=context).data
 
 
 def _require_organiser(request, event) -> None:
@@ -310,17 +327,17 @@ def _require_organiser(request, event) -> None:
 class EventApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses=s.EventDetailOutput, tags=TAGS)
+    @extend_schema(responses=s.CommunityEventDetailOutput, tags=TAGS)
     def get(self, request, event_id: int):
         event = selectors.access_event(user=request.user, event_id=event_id)
         rsvp = selectors.event_my_rsvp(event=event, user=request.user)
         position = services.waiting_position(rsvp) if rsvp else None
         return Response(_event_body(request, event, rsvp, position))
 
-    @extend_schema(request=s.EventUpdateInput, responses=s.EventDetailOutput, tags=TAGS)
+    @extend_schema(request=s.CommunityEventUpdateInput, responses=s.CommunityEventDetailOutput, tags=TAGS)
     def patch(self, request, event_id: int):
         event = selectors.access_event(user=request.user, event_id=event_id)
-        data = s.EventUpdateInput(data=request.data, partial=True)
+        data = s.CommunityEventUpdateInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         event = services.event_update(event=event, acting_user=request.user, **data.validated_data)
         rsvp = selectors.event_my_rsvp(event=event, user=request.user)
@@ -333,10 +350,10 @@ class RsvpApi(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=s.RsvpInput, responses=s.RsvpOutput, tags=TAGS)
+    @extend_schema(request=s.CommunityRsvpInput, responses=s.CommunityRsvpOutput, tags=TAGS)
     def post(self, request, event_id: int):
         event = selectors.access_event(user=request.user, event_id=event_id)
-        data = s.RsvpInput(data=request.data)
+        data = s.CommunityRsvpInput(data=request.data)
         data.is_valid(raise_exception=True)
         result = services.rsvp_answer(event=event, user=request.user, answer=data.validated_data["answer"])
         body = {"event": _event_body(request, result.event, result.rsvp, result.waiting_position),
@@ -358,14 +375,14 @@ class AttendeesApi(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses=s.AttendeesOutput, tags=TAGS)
+    @extend_schema(responses=s.CommunityAttendeesOutput, tags=TAGS)
     def get(self, request, event_id: int):
         event = selectors.access_event(user=request.user, event_id=event_id)
         _require_organiser(request, event)
         groups = _attendee_groups(event)
         body = {"event": _event_body(request, event)}
         for key, rows in groups.items():
-            body[key] = s.AttendeeOutput(rows, many=True).data
+            body[key] = s.CommunityAttendeeOutput(rows, many=True).data
         return Response(body)
 
 
@@ -431,7 +448,7 @@ class MapApi(APIView):
         parameters=[OpenApiParameter("bbox", str, required=True,
                                      description="minLng,minLat,maxLng,maxLat (WGS84), at most 0.6° per side"),
                     OpenApiParameter("category", enum=Category.values, required=False)],
-        responses=s.MapOutput, tags=TAGS)
+        responses=s.CommunityMapOutput, tags=TAGS)
     def get(self, request):
         query = MapQuery(data=request.query_params)
         if not query.is_valid():
@@ -457,11 +474,11 @@ class MapApi(APIView):
         body = {"type": "FeatureCollection", "bbox": [box.min_lng, box.min_lat, box.max_lng, box.max_lat],
                 "features": features,
                 "meta": {"count": len(features), "limit": selectors.MAP_FEATURE_LIMIT, "truncated": truncated}}
-        return Response(s.MapOutput(body).data)
+        return Response(s.CommunityMapOutput(body).data)
 
 
 # --- Points -------------------------------------------------------------------------------------------
-class PointsPagination(CursorPagination):
+class PointsPagination(StrictCursorPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
@@ -473,9 +490,9 @@ class MyPointsApi(GenericAPIView):
 
     permission_classes = [IsAuthenticated]
     pagination_class = PointsPagination
-    serializer_class = s.PointsEntryOutput
+    serializer_class = s.CommunityPointsEntryOutput
 
-    @extend_schema(responses=s.PointsOutput, tags=TAGS)
+    @extend_schema(responses=s.CommunityPointsOutput, tags=TAGS)
     def get(self, request):
         user = request.user
         page = self.paginate_queryset(selectors.points_history(user=user).select_related("thanks"))
@@ -488,7 +505,7 @@ class MyPointsApi(GenericAPIView):
             "previous": self.paginator.get_previous_link(),
             "results": page,
         }
-        return Response(s.PointsOutput(body).data)
+        return Response(s.CommunityPointsOutput(body).data)
 
 
 class RankingQuery(s.serializers.Serializer):
@@ -513,13 +530,13 @@ class DistrictRankingApi(APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(parameters=[OpenApiParameter("month", str, required=False, description="YYYY-MM, default this month")],
-                   responses=s.RankingOutput, tags=TAGS)
+                   responses=s.CommunityRankingOutput, tags=TAGS)
     def get(self, request, district_id: int):
         query = RankingQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         label, start, end = _month_range(query.validated_data.get("month"))
         ranking = selectors.district_ranking(user=request.user, district_id=district_id, start=start, end=end)
-        return Response(s.RankingOutput({"district_id": district_id, "month": label, "ranking": ranking}).data)
+        return Response(s.CommunityRankingOutput({"district_id": district_id, "month": label, "ranking": ranking}).data)
 
 
 # --- Staff: moderation ------------------------------------------------------------------------------
@@ -534,107 +551,107 @@ class StaffReportQueueApi(GenericAPIView):
     """Reported posts, most reported first (status=open by default)."""
 
     permission_classes = [IsModerator]
-    serializer_class = s.ModerationPostOutput
+    serializer_class = s.CommunityModerationPostOutput
 
     @extend_schema(parameters=[OpenApiParameter("status", enum=PostReport.Status.values, required=False)],
-                   responses=s.ModerationPostOutput(many=True), tags=STAFF_TAGS)
+                   responses=s.CommunityModerationPostOutput(many=True), tags=STAFF_TAGS)
     def get(self, request):
         query = StaffQueueQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         page = self.paginate_queryset(selectors.report_queue(status=query.validated_data["status"]))
-        return self.get_paginated_response(s.ModerationPostOutput(page, many=True).data)
+        return self.get_paginated_response(s.CommunityModerationPostOutput(page, many=True).data)
 
 
 class StaffHiddenPostsApi(GenericAPIView):
     permission_classes = [IsModerator]
-    serializer_class = s.ModerationPostOutput
+    serializer_class = s.CommunityModerationPostOutput
 
-    @extend_schema(responses=s.ModerationPostOutput(many=True), tags=STAFF_TAGS)
+    @extend_schema(responses=s.CommunityModerationPostOutput(many=True), tags=STAFF_TAGS)
     def get(self, request):
         page = self.paginate_queryset(selectors.hidden_posts())
-        return self.get_paginated_response(s.ModerationPostOutput(page, many=True).data)
+        return self.get_paginated_response(s.CommunityModerationPostOutput(page, many=True).data)
 
 
 class StaffPostHideApi(APIView):
     permission_classes = [IsModerator]
 
-    @extend_schema(request=s.HideInput, responses=s.ModerationPostOutput, tags=STAFF_TAGS)
+    @extend_schema(request=s.CommunityHideInput, responses=s.CommunityModerationPostOutput, tags=STAFF_TAGS)
     def post(self, request, post_id: int):
         post = selectors.moderation_post(post_id=post_id)
-        data = s.HideInput(data=request.data)
+        data = s.CommunityHideInput(data=request.data)
         data.is_valid(raise_exception=True)
         post = services.post_hide(post=post, moderator=request.user, reason=data.validated_data["reason"])
-        return Response(s.ModerationPostOutput(selectors.moderation_post(post_id=post.pk)).data)
+        return Response(s.CommunityModerationPostOutput(selectors.moderation_post(post_id=post.pk)).data)
 
 
 class StaffPostRestoreApi(APIView):
     permission_classes = [IsModerator]
 
-    @extend_schema(request=None, responses=s.ModerationPostOutput, tags=STAFF_TAGS)
+    @extend_schema(request=None, responses=s.CommunityModerationPostOutput, tags=STAFF_TAGS)
     def post(self, request, post_id: int):
         post = services.post_restore(post=selectors.moderation_post(post_id=post_id), moderator=request.user)
-        return Response(s.ModerationPostOutput(selectors.moderation_post(post_id=post.pk)).data)
+        return Response(s.CommunityModerationPostOutput(selectors.moderation_post(post_id=post.pk)).data)
 
 
 class StaffPostDismissReportsApi(APIView):
     permission_classes = [IsModerator]
 
-    @extend_schema(request=None, responses=s.DismissOutput, tags=STAFF_TAGS)
+    @extend_schema(request=None, responses=s.CommunityDismissOutput, tags=STAFF_TAGS)
     def post(self, request, post_id: int):
         dismissed = services.reports_dismiss(post=selectors.moderation_post(post_id=post_id), moderator=request.user)
-        return Response(s.DismissOutput({"dismissed": dismissed}).data)
+        return Response(s.CommunityDismissOutput({"dismissed": dismissed}).data)
 
 
 class StaffCommentHideApi(APIView):
     permission_classes = [IsModerator]
 
-    @extend_schema(request=None, responses=s.ModerationCommentOutput, tags=STAFF_TAGS)
+    @extend_schema(request=None, responses=s.CommunityModerationCommentOutput, tags=STAFF_TAGS)
     def post(self, request, comment_id: int):
         comment = services.comment_hide(comment=selectors.moderation_comment(comment_id=comment_id),
                                         moderator=request.user)
-        return Response(s.ModerationCommentOutput(selectors.moderation_comment(comment_id=comment.pk)).data)
+        return Response(s.CommunityModerationCommentOutput(selectors.moderation_comment(comment_id=comment.pk)).data)
 
 
 class StaffCommentRestoreApi(APIView):
     permission_classes = [IsModerator]
 
-    @extend_schema(request=None, responses=s.ModerationCommentOutput, tags=STAFF_TAGS)
+    @extend_schema(request=None, responses=s.CommunityModerationCommentOutput, tags=STAFF_TAGS)
     def post(self, request, comment_id: int):
         comment = services.comment_restore(comment=selectors.moderation_comment(comment_id=comment_id),
                                            moderator=request.user)
-        return Response(s.ModerationCommentOutput(selectors.moderation_comment(comment_id=comment.pk)).data)
+        return Response(s.CommunityModerationCommentOutput(selectors.moderation_comment(comment_id=comment.pk)).data)
 
 
 class StaffSuspensionsApi(GenericAPIView):
     """Members suspended from posting in a district: list the active ones, suspend one."""
 
     permission_classes = [IsModerator]
-    serializer_class = s.SuspensionOutput
+    serializer_class = s.CommunitySuspensionOutput
 
-    @extend_schema(responses=s.SuspensionOutput(many=True), tags=STAFF_TAGS)
+    @extend_schema(responses=s.CommunitySuspensionOutput(many=True), tags=STAFF_TAGS)
     def get(self, request):
         page = self.paginate_queryset(selectors.suspensions_active())
-        return self.get_paginated_response(s.SuspensionOutput(page, many=True).data)
+        return self.get_paginated_response(s.CommunitySuspensionOutput(page, many=True).data)
 
-    @extend_schema(request=s.SuspensionInput, responses={201: s.SuspensionOutput}, tags=STAFF_TAGS)
+    @extend_schema(request=s.CommunitySuspensionInput, responses={201: s.CommunitySuspensionOutput}, tags=STAFF_TAGS)
     def post(self, request):
-        data = s.SuspensionInput(data=request.data)
+        data = s.CommunitySuspensionInput(data=request.data)
         data.is_valid(raise_exception=True)
         suspension = services.suspension_create(
             user_id=data.validated_data["user"], district_id=data.validated_data["district"],
             reason=data.validated_data["reason"], until=data.validated_data.get("until"), moderator=request.user)
         suspension = selectors.access_suspension(suspension_id=suspension.pk)
-        return Response(s.SuspensionOutput(suspension).data, status=status.HTTP_201_CREATED)
+        return Response(s.CommunitySuspensionOutput(suspension).data, status=status.HTTP_201_CREATED)
 
 
 class StaffSuspensionLiftApi(APIView):
     permission_classes = [IsModerator]
 
-    @extend_schema(request=None, responses=s.SuspensionOutput, tags=STAFF_TAGS)
+    @extend_schema(request=None, responses=s.CommunitySuspensionOutput, tags=STAFF_TAGS)
     def post(self, request, suspension_id: int):
         suspension = services.suspension_lift(suspension=selectors.access_suspension(suspension_id=suspension_id),
                                               moderator=request.user)
-        return Response(s.SuspensionOutput(selectors.access_suspension(suspension_id=suspension.pk)).data)
+        return Response(s.CommunitySuspensionOutput(selectors.access_suspension(suspension_id=suspension.pk)).data)
 
 
 class StaffMapBoundsApi(APIView):
@@ -642,10 +659,10 @@ class StaffMapBoundsApi(APIView):
 
     permission_classes = [HasRole(Role.MUNICIPALITY_ADMIN)]
 
-    @extend_schema(request=s.MapBoundsInput, responses=s.BoundsOutput, tags=STAFF_TAGS)
+    @extend_schema(request=s.CommunityMapBoundsInput, responses=s.CommunityBoundsOutput, tags=STAFF_TAGS)
     def put(self, request):
-        data = s.MapBoundsInput(data=request.data)
+        data = s.CommunityMapBoundsInput(data=request.data)
         data.is_valid(raise_exception=True)
         bounds = services.map_bounds_set(municipality=request.tenant, bounds=Bounds(**data.validated_data),
                                          acting_user=request.user)
-        return Response(s.BoundsOutput(bounds.as_dict()).data)
+        return Response(s.CommunityBoundsOutput(bounds.as_dict()).data)
