@@ -154,9 +154,14 @@ def parse_bbox(raw: str | None) -> BBox:
     return box
 
 
-def map_posts(*, user: User, bbox: BBox, category: str | None = None) -> list[Post]:
+MAP_FIELDS = ("id", "latitude", "longitude", "title", "category", "district_id", "thanks_count", "created_at",
+              "author__nickname", "first_thumbnail")
+
+
+def map_posts(*, user: User, bbox: BBox, category: str | None = None) -> list[dict]:
     """Located, visible posts inside the box, newest first, at most MAP_FEATURE_LIMIT + 1 (the caller
-    reports truncation). Residents see their own district's posts; moderators every district's."""
+    reports truncation), as plain rows: one query, no model instances (a full map is 500 points).
+    Residents see their own district's posts; moderators every district's."""
     posts = visible_posts().filter(latitude__isnull=False, latitude__gte=bbox.min_lat, latitude__lte=bbox.max_lat,
                                    longitude__gte=bbox.min_lng, longitude__lte=bbox.max_lng)
     if not is_moderator(user):
@@ -167,8 +172,10 @@ def map_posts(*, user: User, bbox: BBox, category: str | None = None) -> list[Po
         posts = posts.filter(district_id=user.district_id)
     if category:
         posts = posts.filter(category=category)
-    return list(posts.select_related("author").prefetch_related(_ordered_images())
-                .order_by("-created_at", "-id")[: MAP_FEATURE_LIMIT + 1])
+    first_thumbnail = Subquery(PostImage.objects.filter(post=OuterRef("pk")).order_by("position", "id")
+                               .values("thumbnail")[:1])
+    return list(posts.annotate(first_thumbnail=first_thumbnail).order_by("-created_at", "-id")
+                .values(*MAP_FIELDS)[: MAP_FEATURE_LIMIT + 1])
 
 
 # --- Points ---------------------------------------------------------------------------------------

@@ -138,7 +138,7 @@ def test_map_query_count_is_constant(board, count):
         board.post(alice, title=f"地点{index}", location={"lat": 33.25 + index / 1000, "lng": 130.3}, image_ids=ids)
     client = alice.client()
     client.get("/api/v1/me/")
-    # SET search_path, token, located posts (+author), their images.
-    with assert_num_queries(4):
+    # SET search_path, token, located posts (+author nickname, first photo's thumbnail as a subquery).
+    with assert_num_queries(3):
         response = client.get(map_url())
     assert len(response.json()["features"]) == count
