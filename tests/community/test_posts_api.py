@@ -208,3 +208,16 @@ def test_post_detail_query_count(board):
     with assert_num_queries(4):
         response = client.get(f"/api/v1/community/posts/{post['id']}/")
     assert response.status_code == 200 and len(response.json()["images"]) == 1
+
+
+@pytest.mark.parametrize("page_size", ["abc", "0", "-3", "1.5"])
+def test_bad_page_size_is_400(board, page_size):
+    response = board.member().client().get(feed_url(board.district.id, page_size=page_size))
+    assert response.status_code == 400 and "page_size" in response.json()["error"]["fields"]
+
+
+def test_large_page_size_is_capped(board):
+    alice = board.member()
+    for index in range(3):
+        board.post(alice, title=f"投稿{index}")
+    assert len(alice.client().get(feed_url(board.district.id, page_size=1000)).json()["results"]) == 3
