@@ -132,9 +132,20 @@ def kanzaki_board(kanzaki, community_jpki) -> Board:
     return _board(kanzaki, ("神埼", "千代田"), community_jpki)
 
 
+def _forget_media_root() -> None:
+    # django-tenants' storage caches MEDIA_ROOT in `relative_media_root` and does not drop it when
+    # MEDIA_ROOT changes; without this, a later test's MEDIA_ROOT would be ignored.
+    from django.core.files.storage import storages
+
+    storages["default"].__dict__.pop("relative_media_root", None)
+
+
 @pytest.fixture(autouse=True)
 def _media_in_tmp(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
+    _forget_media_root()
+    yield
+    _forget_media_root()  # recomputed from the restored MEDIA_ROOT on next use
 
 
 def community_notifications(tenant: TenantFixture) -> list:
