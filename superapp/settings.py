@@ -66,12 +66,13 @@ TENANT_APPS = [
     "django.contrib.messages",
     "accounts",
     "admin_console",
+    "notifications",
     # The mini-app framework, then the built-in mini-apps (each declares its manifest in apps.py).
     "miniapps",
     "miniapps.announcements",
     "miniapps.feedback",
     "miniapps.garbage",
-    "notifications",
+    "miniapps.community",
     "citizen_id",
     "shelters",
 ]
@@ -243,6 +244,13 @@ SPECTACULAR_SETTINGS = {
         "OwnerKindEnum": "miniapps.catalog.models.ExternalMiniApp.OwnerKind",
         "FeedbackCategoryEnum": "miniapps.feedback.models.Feedback.Category",
         "FeedbackStatusEnum": "miniapps.feedback.models.Feedback.Status",
+        "CommunityCategoryEnum": "miniapps.community.models.Category",
+        "CommunityPostStatusEnum": "miniapps.community.models.Post.Status",
+        "CommunityRsvpAnswerEnum": "miniapps.community.models.Rsvp.Answer",
+        "CommunityRsvpStatusEnum": "miniapps.community.models.Rsvp.Status",
+        "CommunityReportReasonEnum": "miniapps.community.models.PostReport.Reason",
+        "CommunityReportStatusEnum": "miniapps.community.models.PostReport.Status",
+        "CommunityPointsKindEnum": "miniapps.community.models.PointsEntry.Kind",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -273,6 +281,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tenants.tasks.fan_out",
         "schedule": crontab(hour=3, minute=17),
         "args": ("accounts.tasks.purge_expired_tokens",),
+    },
+    "community-purge-orphan-images": {
+        "task": "tenants.tasks.fan_out",
+        "schedule": crontab(hour=3, minute=41),
+        "args": ("community.tasks.purge_orphan_images",),
     },
     "aggregate-miniapp-usage": {
         "task": "tenants.tasks.fan_out",
