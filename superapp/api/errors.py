@@ -83,8 +83,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "cancellation_closed": ("取消の期限（収集日の2開庁日前）を過ぎています。市役所へお電話ください。",
                             "The cancellation deadline (two working days before) has passed; please call the city office."),
     "booking_already_cancelled": ("この予約は既に取り消されています。", "This booking is already cancelled."),
-    "invalid_device_token": ("端末の登録トークンが不正です。", "The device registration token is not valid."),
-    "empty_audience": ("配信対象に該当する住民がいません。", "No resident matches this audience."),
     # Digital citizen ID: enrolment refusals
     "nonce_invalid": ("チャレンジが無効です。もう一度最初からやり直してください。",
                       "The challenge is invalid, expired or already used; start again."),
