@@ -323,3 +323,9 @@ def test_children_and_report_list_query_counts(world):
     _report(world, student=world.students_b[1])
     with assert_num_queries(4):
         assert client.get("/api/v1/attendance/reports/").json()["count"] == 2
+
+
+@pytest.mark.parametrize("query", ["page_size=null", "page_size=0", "page_size=-3"])
+def test_bad_page_size_is_400(world, query):
+    for path in ("/api/v1/attendance/reports/", "/api/v1/attendance/announcements/"):
+        _error(world.client("guardian").get(f"{path}?{query}"), 400, "validation_error")
