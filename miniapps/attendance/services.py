@@ -1,6 +1,6 @@
 """Writes for attendance: schools and staff, link codes, guardians' reports, marking seen, outbreak
 alerts, announcements and retention. The API, the console, the management command and the tasks
-all call these. Pushes are sent after commit through `notify`."""
+all call these. Pushes go out after commit, from Celery tasks that call `notify`."""
 from __future__ import annotations
 
 import hashlib
@@ -52,7 +52,7 @@ from .models import (
     StaffAssignment,
     Student,
 )
-from .selectors import ACTIVE_STATUSES, access_child, policy_get, staff_scope
+from .selectors import ACTIVE_STATUSES, access_child, access_report_for_guardian, policy_get, staff_scope
 
 
 def _enqueue(task_name: str, **kwargs) -> None:
@@ -407,8 +407,6 @@ def report_create(*, guardian: User, student_id: int, type: str, reason_id: int,
 @transaction.atomic
 def report_withdraw(*, guardian: User, report_id: int) -> AbsenceReport:
     """Withdraws a report until the cut-off of its first day; after that the school must be phoned."""
-    from .selectors import access_report_for_guardian
-
     report = access_report_for_guardian(guardian=guardian, report_id=report_id, for_update=True)
     if report.status == ReportStatus.WITHDRAWN:
         return report
