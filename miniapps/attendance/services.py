@@ -384,11 +384,12 @@ def report_create(*, guardian: User, student_id: int, type: str, reason_id: int,
                                temperature=temperature, expected_time=expected_time, note=note, today=today)
     if start <= today <= end and _after_cutoff(school, today, now):
         raise _cutoff_error(school)
-    enrollment = (Enrollment.objects.filter(student=student, school_year__fiscal_year=fiscal_year_of(start))
-                  .values_list("school_class_id", flat=True).first())
-    if enrollment is None:
+    # The child's class that school year, locked: every write to one class's reports (and so to its
+    # counts) happens one after another.
+    school_class = (SchoolClass.objects.select_for_update(of=("self",)).select_related("school_year")
+                    .filter(enrollments__student=student, school_year__fiscal_year=fiscal_year_of(start)).first())
+    if school_class is None:
         raise ApiError("attendance_not_enrolled")
-    school_class = _lock_class(enrollment)
     clash = (AbsenceReport.objects.filter(student=student, status__in=ACTIVE_STATUSES, start_date__lte=end,
                                           end_date__gte=start, type__in=_CONFLICTS[ReportType(type)])
              .values_list("pk", flat=True).first())

@@ -126,7 +126,7 @@ class ReportListCreateApi(generics.ListAPIView):
         values = dict(data.validated_data)
         report = services.report_create(guardian=request.user, student_id=values.pop("student"),
                                         reason_id=values.pop("reason"), start_date=values.pop("date"), **values)
-        report = selectors.access_report_for_guardian(guardian=request.user, report_id=report.pk)
+        # The service returns the report with its student, school, class and reason loaded.
         return Response(s.AttendanceReportOutput(report).data, status=status.HTTP_201_CREATED)
 
 
