@@ -18,6 +18,7 @@ from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.urls import NoReverseMatch, reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
@@ -56,6 +57,16 @@ SECTIONS: tuple[Section, ...] = (
     Section("account", _("アカウント"), ANY_STAFF, "console:account", _("2段階認証の設定")),
 )
 SECTIONS_BY_KEY: dict[str, Section] = {section.key: section for section in SECTIONS}
+
+
+def role_label(role: str) -> str:
+    """A role's name in the current language (Role labels are stored as "日本語 / English")."""
+    try:
+        label = str(Role(role).label)
+    except ValueError:
+        return role
+    ja, _sep, en = label.partition(" / ")
+    return ja if get_language() in (None, "ja") or not en else en
 
 
 def is_console_staff(user) -> bool:

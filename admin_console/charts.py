@@ -48,11 +48,11 @@ class BarChartGeometry:
 
 
 def _nice_ceiling(value: int) -> int:
-    """A round axis maximum ≥ value: 1, 2, 2.5 or 5 × 10^n."""
+    """A round axis maximum ≥ value: 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 × 10^n."""
     if value <= 0:
         return 1
     magnitude = 10 ** (len(str(int(value))) - 1)
-    for step in (1, 2, 2.5, 5, 10):
+    for step in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
         if value <= step * magnitude:
             return int(step * magnitude)
     return value  # pragma: no cover - the loop always returns
@@ -81,9 +81,9 @@ def bar_chart_geometry(chart: Chart, *, suppressed_text: str) -> BarChartGeometr
             bar_width=width,
             value_x=LABEL_WIDTH + width + 6,
         ))
-    gridlines = [(round(LABEL_WIDTH + plot_width * fraction, 1), number_format(int(axis_max * fraction),
-                                                                                force_grouping=True))
-                 for fraction in (0, 0.5, 1)]
+    fractions = (0, 0.5, 1) if axis_max % 2 == 0 else (0, 1)  # ticks only at whole numbers
+    gridlines = [(round(LABEL_WIDTH + plot_width * fraction, 1),
+                  number_format(int(axis_max * fraction), force_grouping=True)) for fraction in fractions]
     height = TOP * 2 + ROW_HEIGHT * max(len(bars), 1) + 14
     return BarChartGeometry(width=WIDTH, height=height, label_width=LABEL_WIDTH, bar_x=LABEL_WIDTH,
                             bar_height=BAR_HEIGHT, plot_width=plot_width, bars=bars, gridlines=gridlines)

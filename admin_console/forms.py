@@ -2,19 +2,32 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from accounts.roles import Role
 from superapp.api.errors import ApiError
 
+from .access import role_label
+
+
+# Error fields that carry data for API clients rather than words for people.
+_MACHINE_FIELDS = {"retry_after_seconds"}
+
 
 def add_api_errors(form: forms.Form, exc: ApiError) -> None:
-    """Shows a service's ApiError on the form: field messages on their fields, the rest on top."""
-    if not exc.fields:
-        form.add_error(None, f"{exc.message} / {exc.message_en}")
-    for field, messages in exc.fields.items():
+    """Shows a service's ApiError on the form: messages about form fields on those fields; when none
+    is about a form field, the error's own message on top, with any other messages it carries."""
+    on_form = {field: messages for field, messages in exc.fields.items() if field in form.fields}
+    for field, messages in on_form.items():
         for message in messages:
-            form.add_error(field if field in form.fields else None, message)
+            form.add_error(field, message)
+    if not on_form:
+        form.add_error(None, exc.message if get_language() in (None, "ja") else exc.message_en)
+        for field, messages in exc.fields.items():
+            if field not in _MACHINE_FIELDS:
+                for message in messages:
+                    form.add_error(None, message)
 
 
 class ConsoleForm(forms.Form):
@@ -26,7 +39,7 @@ class ConsoleForm(forms.Form):
 
 
 def role_choices() -> list[tuple[str, str]]:
-    return [(role.value, role.label) for role in Role]
+    return [(role.value, role_label(role.value)) for role in Role]
 
 
 class LoginForm(ConsoleForm):

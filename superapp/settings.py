@@ -57,6 +57,7 @@ SHARED_APPS = [
     # The shared catalog of external mini-apps: one table in the public schema that every
     # municipality reads, so one city can enable what another published.
     "miniapps.catalog",
+    "citizen_id.jpki",  # J-LIS revocation lists, one copy for the whole installation
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -71,6 +72,7 @@ TENANT_APPS = [
     "miniapps.feedback",
     "miniapps.garbage",
     "miniapps.attendance",
+    "citizen_id",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -125,7 +127,9 @@ _db.update(
     ENGINE="django_tenants.postgresql_backend",
     # Persistent connections: with CONN_MAX_AGE=0 a tenant API list fell from 466 to 148 req/s.
     CONN_MAX_AGE=int(os.environ.get("CONN_MAX_AGE", "600")),
-    CONN_HEALTH_CHECKS=True,
+    # A health check is one `SELECT 1` round trip on the first query of each request; it turns a
+    # connection killed by a database restart into a reconnect instead of one failed request.
+    CONN_HEALTH_CHECKS=env_bool("CONN_HEALTH_CHECKS", True),
 )
 DATABASES = {"default": _db}
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
@@ -204,6 +208,10 @@ REST_FRAMEWORK = {
         "resident_signup": os.environ.get("RESIDENT_SIGNUP_RATE", "30/hour"),
         "staff_token": os.environ.get("STAFF_TOKEN_RATE", "60/hour"),
         "feedback": os.environ.get("FEEDBACK_RATE", "20/hour"),
+        "citizen_id_challenge": os.environ.get("CITIZEN_ID_CHALLENGE_RATE", "30/hour"),
+        "citizen_id_enroll": os.environ.get("CITIZEN_ID_ENROLL_RATE", "20/hour"),
+        "citizen_id_qr": os.environ.get("CITIZEN_ID_QR_RATE", "600/hour"),
+        "citizen_id_verify": os.environ.get("CITIZEN_ID_VERIFY_RATE", "1200/minute"),
     },
     "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", "0")) or None,
     "PAGE_SIZE": 50,
@@ -283,6 +291,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=4, minute=7),
         "args": ("miniapps.tasks.maintain_signing_keys",),
     },
+    "citizen-id-maintenance": {
+        "task": "tenants.tasks.fan_out",
+        "schedule": crontab(hour=4, minute=7),
+        "args": ("citizen_id.tasks.maintain",),
+    },
 }
 # A worker writes a heartbeat to Redis this often; /healthz reports Celery down after CELERY_HEALTH_STALE.
 CELERY_HEARTBEAT_SECONDS = 5
@@ -295,6 +308,29 @@ MINIAPPS_LAUNCH_TOKEN_TTL_SECONDS = int(os.environ.get("MINIAPPS_LAUNCH_TOKEN_TT
 MINIAPPS_SIGNING_KEY_PASSPHRASE = os.environ.get("MINIAPPS_SIGNING_KEY_PASSPHRASE", "") or SECRET_KEY
 MINIAPPS_SIGNING_KEY_ROTATION_DAYS = int(os.environ.get("MINIAPPS_SIGNING_KEY_ROTATION_DAYS", "90"))
 MINIAPPS_SIGNING_KEY_RETIRED_KEEP_DAYS = int(os.environ.get("MINIAPPS_SIGNING_KEY_RETIRED_KEEP_DAYS", "2"))
+# --- Digital citizen ID (citizen_id) -------------------------------------------------------------
+# PEM files of the JPKI signing CA certificates (J-LIS), comma-separated; several during CA renewal.
+JPKI_TRUST_ANCHORS = env_list("JPKI_TRUST_ANCHORS")
+# Enrolment is refused (503) when the issuer's CRL is older than its nextUpdate plus this grace.
+JPKI_CRL_GRACE_HOURS = int(os.environ.get("JPKI_CRL_GRACE_HOURS", "48"))
+# Keyring for PII at rest: "<id>:<base64 32 bytes>,..."; the active key encrypts, all decrypt
+# (`manage.py rotate_pii_key` re-wraps rows). Empty: a development key derived from SECRET_KEY.
+CITIZEN_ID_PII_KEYS = os.environ.get("CITIZEN_ID_PII_KEYS", "")
+CITIZEN_ID_PII_ACTIVE_KEY = os.environ.get("CITIZEN_ID_PII_ACTIVE_KEY", "")
+# Key for the keyed hash that recognises a card (issuer + serial) without storing it; never rotate.
+CITIZEN_ID_BLIND_INDEX_KEY = os.environ.get("CITIZEN_ID_BLIND_INDEX_KEY", "")
+CITIZEN_ID_CHALLENGE_TTL_SECONDS = int(os.environ.get("CITIZEN_ID_CHALLENGE_TTL_SECONDS", "300"))
+CITIZEN_ID_QR_TTL_SECONDS = int(os.environ.get("CITIZEN_ID_QR_TTL_SECONDS", "60"))
+# Printed card QRs; a municipality's settings["citizen_id_card_qr_days"] overrides.
+CITIZEN_ID_CARD_QR_DAYS = int(os.environ.get("CITIZEN_ID_CARD_QR_DAYS", "365"))
+# A citizen ID suspended (card revoked or expired) this long is revoked and its PII erased.
+CITIZEN_ID_SUSPENDED_RETENTION_DAYS = int(os.environ.get("CITIZEN_ID_SUSPENDED_RETENTION_DAYS", "90"))
+# Roles that may scan a citizen ID for each purpose (municipality admins always may).
+CITIZEN_ID_VERIFY_ROLES = {
+    "shelter": ["shelter_staff", "disaster_staff"],
+    "event": ["shelter_staff", "disaster_staff", "community_moderator"],
+    "counter": ["municipality_admin"],
+}
 
 # --- Email --------------------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
@@ -342,5 +378,7 @@ CONSOLE_CONTENT_SECURITY_POLICY = (
 CSRF_FAILURE_VIEW = "superapp.api.errors.csrf_failure"
 # htmx comes from the npm registry (`npm ci`, see package.json), served as /static/vendor/htmx/htmx.min.js.
 STATICFILES_DIRS = [("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist")]
+# Dashboard aggregates over all residents are reused this long (per municipality); 0: always exact.
+CONSOLE_DASHBOARD_CACHE_SECONDS = int(os.environ.get("CONSOLE_DASHBOARD_CACHE_SECONDS", "60"))
 # Staff invitation links (one-time set-password links) stay valid this long.
 PASSWORD_RESET_TIMEOUT = int(os.environ.get("STAFF_INVITE_LINK_SECONDS", str(3 * 24 * 3600)))

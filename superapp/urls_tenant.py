@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("miniapps.api.urls")),
     # Each built-in mini-app's API, mounted where its manifest says (MiniAppConfig.api_mount).
     *miniapp_registry.api_urlpatterns(),
+    path("", include("citizen_id.api.urls")),
 ]
 
 urlpatterns = [

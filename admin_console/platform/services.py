@@ -67,6 +67,8 @@ def platform_municipality_onboard(*, code: str, name: str, domain: str, admin_em
 
         with schema_context(municipality.schema_name):
             admin = User.objects.get(username=admin_email.strip())
+            admin.set_unusable_password()  # the random one above was never shown to anyone
+            admin.save(update_fields=["password"])
             staff_invite_resend(staff=admin, site_name=municipality.name, build_link=build_link)
         audit_record(actor=acting_user, action="platform.municipality_onboarded", target=municipality,
                      data={"code": municipality.code, "domain": domain, "path": result.path}, ip_address=client_ip)

@@ -6,6 +6,7 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from ..access import may_use, navigation
+from ..access import role_label as _role_label
 from ..charts import bar_chart_geometry
 
 register = template.Library()
@@ -41,3 +42,8 @@ def grouped(value):
     if value is None or value == "":
         return ""
     return number_format(value, force_grouping=True)
+
+
+@register.filter
+def role_label(role) -> str:
+    return _role_label(getattr(role, "name", role))
