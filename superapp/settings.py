@@ -73,6 +73,7 @@ TENANT_APPS = [
     "miniapps.feedback",
     "miniapps.garbage",
     "miniapps.community",
+    "miniapps.attendance",
     "citizen_id",
     "shelters",
 ]
@@ -286,6 +287,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tenants.tasks.fan_out",
         "schedule": crontab(hour=3, minute=41),
         "args": ("community.tasks.purge_orphan_images",),
+    },
+    # 学校出欠連絡: after the schools' morning cut-offs, and the nightly counts + retention run.
+    "attendance-outbreak-check": {
+        "task": "tenants.tasks.fan_out",
+        "schedule": crontab(hour=9, minute=5, day_of_week="mon-fri"),
+        "args": ("attendance.tasks.evaluate_outbreaks",),
+    },
+    "attendance-nightly": {
+        "task": "tenants.tasks.fan_out",
+        "schedule": crontab(hour=0, minute=40),
+        "args": ("attendance.tasks.nightly",),
     },
     "aggregate-miniapp-usage": {
         "task": "tenants.tasks.fan_out",
