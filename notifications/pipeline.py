@@ -194,11 +194,12 @@ def send_chunk(notification_id: int, low: int, high: int) -> Outcome:
             return Outcome()
         now = timezone.now()
         refs = [str(delivery.pk) for delivery in pending]
-        recovered = ledger.accepted(refs)
+        use_ledger = settings.NOTIFICATIONS_ACCEPTANCE_LEDGER
+        recovered = ledger.accepted(refs) if use_ledger else {}
         to_send = [d for d in pending if str(d.pk) not in recovered and d.device.is_active]
         results = {r.ref: r for r in push.send_each(
             [_message(notification, ref=str(d.pk), token=d.device.token) for d in to_send],
-            config=_config(), on_accepted=ledger.record)}
+            config=_config(), on_accepted=ledger.record if use_ledger else None)}
 
         sent = failed = 0
         dead_devices: list[int] = []
@@ -231,7 +232,8 @@ def send_chunk(notification_id: int, low: int, high: int) -> Outcome:
         _record_results(Delivery, pending)
         deactivated = devices_deactivate_unregistered(device_ids=dead_devices)
         Notification.objects.filter(pk=notification_id).update(progress_at=now)
-    ledger.forget(refs)
+    if use_ledger:
+        ledger.forget(refs)
     if not retry:
         _complete_if_done(notification_id)
     return Outcome(sent=sent, failed=failed, deactivated=deactivated, recovered=len(recovered), retry=retry)
