@@ -52,11 +52,15 @@ class AcceptanceLedger:
         prefix = settings.CACHES["default"]["KEY_PREFIX"]
         self.key = f"{prefix}:notifications:accepted:{connection.schema_name}:{notification_id}"
 
-    def record(self, ref: str, message_name: str) -> None:
+    def open(self) -> None:
+        """Creates the hash with its expiry once, so recording a message is a single HSET."""
         pipe = _ledger_redis().pipeline(transaction=False)
-        pipe.hset(self.key, ref, message_name)
+        pipe.hset(self.key, "-", "")
         pipe.expire(self.key, self.TTL_SECONDS)
         pipe.execute()
+
+    def record(self, ref: str, message_name: str) -> None:
+        _ledger_redis().hset(self.key, ref, message_name)
 
     def accepted(self, refs: list[str]) -> dict[str, str]:
         if not refs:
@@ -165,8 +169,8 @@ def fan_out(notification: Notification) -> int:
             cursor, pages = high, pages + 1
     # Residents with the topic unmuted but no device still get the inbox item.
     _inbox_for_deviceless(notification)
-    if pages == 0:
-        _complete_if_done(notification.pk)
+    # The last chunk may have finished before fanout_done was set: then nobody else completes it.
+    _complete_if_done(notification.pk)
     return pages
 
 
@@ -196,6 +200,8 @@ def send_chunk(notification_id: int, low: int, high: int) -> Outcome:
         refs = [str(delivery.pk) for delivery in pending]
         use_ledger = settings.NOTIFICATIONS_ACCEPTANCE_LEDGER
         recovered = ledger.accepted(refs) if use_ledger else {}
+        if use_ledger:
+            ledger.open()
         to_send = [d for d in pending if str(d.pk) not in recovered and d.device.is_active]
         results = {r.ref: r for r in push.send_each(
             [_message(notification, ref=str(d.pk), token=d.device.token) for d in to_send],
@@ -275,9 +281,8 @@ def send_topic_messages(notification_id: int) -> Outcome:
     notification = Notification.objects.get(pk=notification_id)
     topics = audiences.broadcast_topics(_audience(notification), schema=connection.schema_name, topic=notification.topic)
     if not TopicMessage.objects.filter(notification=notification).exists():
-        counts = dict(_subscriber_counts(topics))
-        TopicMessage.objects.bulk_create([TopicMessage(notification=notification, fcm_topic=t, device_count=counts.get(t, 0))
-                                          for t in topics], ignore_conflicts=True)
+        TopicMessage.objects.bulk_create([TopicMessage(notification=notification, fcm_topic=t) for t in topics],
+                                         ignore_conflicts=True)
     ledger = AcceptanceLedger(notification_id)
     with transaction.atomic():
         pending = list(TopicMessage.objects.select_for_update(skip_locked=True)
@@ -287,6 +292,7 @@ def send_topic_messages(notification_id: int) -> Outcome:
         now = timezone.now()
         refs = [f"t{m.pk}" for m in pending]
         recovered = ledger.accepted(refs)
+        ledger.open()
         to_send = [m for m in pending if f"t{m.pk}" not in recovered]
         results: dict[str, push.PushResult] = {}
         for start in range(0, len(to_send), push.MAX_BATCH):
@@ -313,18 +319,18 @@ def send_topic_messages(notification_id: int) -> Outcome:
         _record_results(TopicMessage, pending)
         Notification.objects.filter(pk=notification_id).update(progress_at=now)
     ledger.forget(refs)
+    # Stats only, so after the send: how many devices each topic reached.
+    for fcm_topic, count in _subscriber_counts([m.fcm_topic for m in pending if m.status == Delivery.Status.SENT]):
+        TopicMessage.objects.filter(notification_id=notification_id, fcm_topic=fcm_topic).update(device_count=count)
     if not retry:
         _complete_if_done(notification_id)
     return Outcome(sent=sent, failed=failed, recovered=len(recovered), retry=retry)
 
 
 def _subscriber_counts(topics: list[str]) -> list[tuple[str, int]]:
-    """Active devices subscribed to each topic, in one scan."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT t, count(*) FROM {Device._meta.db_table}, unnest(subscribed_topics) AS t "
-            "WHERE is_active AND subscribed_topics && %s::varchar[] AND t = ANY(%s) GROUP BY t", [topics, topics])
-        return cursor.fetchall()
+    """Active devices subscribed to each topic (GIN index on subscribed_topics)."""
+    return [(topic, Device.objects.filter(is_active=True, subscribed_topics__contains=[topic]).count())
+            for topic in topics]
 
 
 # --- the beat tick ------------------------------------------------------------------------------
@@ -389,9 +395,9 @@ def sync_topic_subscriptions(*, batch_size: int = 1000, max_batches: int | None 
         adds: dict[str, list[str]] = {}
         removes: dict[str, list[str]] = {}
         for row in rows:
-            user = users[row["user_id"]]
+            user = users.get(row["user_id"])  # None: deleted meanwhile (its devices go with it)
             wanted = (audiences.desired_topics(schema=schema, district_id=user["district_id"], muted=muted.get(row["user_id"], []))
-                      if row["is_active"] and user["is_active"] and user["kind"] == User.Kind.RESIDENT else [])
+                      if user and row["is_active"] and user["is_active"] and user["kind"] == User.Kind.RESIDENT else [])
             desired[row["pk"]] = wanted
             for topic in set(wanted) - set(row["subscribed_topics"]):
                 adds.setdefault(topic, []).append(row["token"])
