@@ -370,10 +370,16 @@ def cmd_services(args: list[str]) -> int:
 # One-off setup before the demo starts: manage.py arguments, and whether to print the output on
 # success too (on failure it is always printed).
 DEMO_SETUP: list[tuple[list[str], bool]] = [
+    # A demo JPKI CA (trusted through JPKI_TRUST_ANCHORS below) and a test card, so citizen-ID
+    # enrolment works without a card reader; its CRL is loaded once the tables exist.
+    (["jpki_demo_ca", "--out", ".demo/jpki"], False),
+    (["make_test_card", "--name", "佐賀 花子", "--address", "佐賀県佐賀市栄町1番1号", "--birth", "319800102",
+      "--sex", "2", "--out", ".demo/jpki/card", "--ca-dir", ".demo/jpki"], False),
     (["migrate_schemas", "--shared", "--noinput"], False),
     (["prepare_tenant_template"], False),
     (["migrate_schemas", "--tenant", "--noinput"], False),
     (["collectstatic", "--noinput"], False),
+    (["load_jpki_crl", ".demo/jpki/crl.der"], False),
     (["seed_demo"], True),  # prints the demo logins
 ]
 
@@ -467,6 +473,7 @@ def cmd_demo(args: list[str]) -> int:
             "PLATFORM_PUBLIC_PORT": str(port),
             "ALLOWED_HOSTS": "localhost,.localhost,127.0.0.1",
             "PYTHONUNBUFFERED": "1",  # keep the children's logs in order when output is piped
+            "JPKI_TRUST_ANCHORS": os.environ.get("JPKI_TRUST_ANCHORS") or str(DEMO.state_dir / "jpki" / "ca.pem"),
         }
         for args_, show_output in DEMO_SETUP:
             run_manage(args_, env, show_output)

@@ -54,6 +54,7 @@ SHARED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_filters",
+    "citizen_id.jpki",  # J-LIS revocation lists, one copy for the whole installation
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -63,6 +64,7 @@ TENANT_APPS = [
     "accounts",
     "admin_console",
     "notifications",
+    "citizen_id",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -117,7 +119,9 @@ _db.update(
     ENGINE="django_tenants.postgresql_backend",
     # Persistent connections: with CONN_MAX_AGE=0 a tenant API list fell from 466 to 148 req/s.
     CONN_MAX_AGE=int(os.environ.get("CONN_MAX_AGE", "600")),
-    CONN_HEALTH_CHECKS=True,
+    # A health check is one `SELECT 1` round trip on the first query of each request; it turns a
+    # connection killed by a database restart into a reconnect instead of one failed request.
+    CONN_HEALTH_CHECKS=env_bool("CONN_HEALTH_CHECKS", True),
 )
 DATABASES = {"default": _db}
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
@@ -195,6 +199,10 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "resident_signup": os.environ.get("RESIDENT_SIGNUP_RATE", "30/hour"),
         "staff_token": os.environ.get("STAFF_TOKEN_RATE", "60/hour"),
+        "citizen_id_challenge": os.environ.get("CITIZEN_ID_CHALLENGE_RATE", "30/hour"),
+        "citizen_id_enroll": os.environ.get("CITIZEN_ID_ENROLL_RATE", "20/hour"),
+        "citizen_id_qr": os.environ.get("CITIZEN_ID_QR_RATE", "600/hour"),
+        "citizen_id_verify": os.environ.get("CITIZEN_ID_VERIFY_RATE", "1200/minute"),
     },
     "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", "0")) or None,
     "PAGE_SIZE": 50,
@@ -244,6 +252,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=3, minute=17),
         "args": ("accounts.tasks.purge_expired_tokens",),
     },
+    "citizen-id-maintenance": {
+        "task": "tenants.tasks.fan_out",
+        "schedule": crontab(hour=4, minute=7),
+        "args": ("citizen_id.tasks.maintain",),
+    },
 }
 CELERY_BEAT_SCHEDULE.update({
     # Scheduled notifications whose time has come, and per-device fan-outs whose worker died.
@@ -270,6 +283,30 @@ if os.environ.get("CELERY_UNACKED_RESTORE_SECONDS"):  # how often workers look f
 # A worker writes a heartbeat to Redis this often; /healthz reports Celery down after CELERY_HEALTH_STALE.
 CELERY_HEARTBEAT_SECONDS = 5
 CELERY_HEALTH_STALE_SECONDS = int(os.environ.get("CELERY_HEALTH_STALE_SECONDS", "30"))
+
+# --- Digital citizen ID (citizen_id) -------------------------------------------------------------
+# PEM files of the JPKI signing CA certificates (J-LIS), comma-separated; several during CA renewal.
+JPKI_TRUST_ANCHORS = env_list("JPKI_TRUST_ANCHORS")
+# Enrolment is refused (503) when the issuer's CRL is older than its nextUpdate plus this grace.
+JPKI_CRL_GRACE_HOURS = int(os.environ.get("JPKI_CRL_GRACE_HOURS", "48"))
+# Keyring for PII at rest: "<id>:<base64 32 bytes>,..."; the active key encrypts, all decrypt
+# (`manage.py rotate_pii_key` re-wraps rows). Empty: a development key derived from SECRET_KEY.
+CITIZEN_ID_PII_KEYS = os.environ.get("CITIZEN_ID_PII_KEYS", "")
+CITIZEN_ID_PII_ACTIVE_KEY = os.environ.get("CITIZEN_ID_PII_ACTIVE_KEY", "")
+# Key for the keyed hash that recognises a card (issuer + serial) without storing it; never rotate.
+CITIZEN_ID_BLIND_INDEX_KEY = os.environ.get("CITIZEN_ID_BLIND_INDEX_KEY", "")
+CITIZEN_ID_CHALLENGE_TTL_SECONDS = int(os.environ.get("CITIZEN_ID_CHALLENGE_TTL_SECONDS", "300"))
+CITIZEN_ID_QR_TTL_SECONDS = int(os.environ.get("CITIZEN_ID_QR_TTL_SECONDS", "60"))
+# Printed card QRs; a municipality's settings["citizen_id_card_qr_days"] overrides.
+CITIZEN_ID_CARD_QR_DAYS = int(os.environ.get("CITIZEN_ID_CARD_QR_DAYS", "365"))
+# A citizen ID suspended (card revoked or expired) this long is revoked and its PII erased.
+CITIZEN_ID_SUSPENDED_RETENTION_DAYS = int(os.environ.get("CITIZEN_ID_SUSPENDED_RETENTION_DAYS", "90"))
+# Roles that may scan a citizen ID for each purpose (municipality admins always may).
+CITIZEN_ID_VERIFY_ROLES = {
+    "shelter": ["shelter_staff", "disaster_staff"],
+    "event": ["shelter_staff", "disaster_staff", "community_moderator"],
+    "counter": ["municipality_admin"],
+}
 
 # --- Email --------------------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
@@ -318,3 +355,26 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}, "django.request": {"level": "ERROR"}},
 }
+
+# --- Staff console (/console/ on a municipality's host) and platform console (/platform/) ---------
+# Paths under these prefixes get HTML error pages (everything else keeps the JSON error shape), the
+# console's Content-Security-Policy, its language choice (cookie, else Japanese) and no-store caching.
+CONSOLE_PATH_PREFIXES = ("/console/", "/platform/")
+MIDDLEWARE += [
+    "django_htmx.middleware.HtmxMiddleware",
+    "admin_console.middleware.ConsoleMiddleware",
+]
+# Signed-in console sessions end after this much inactivity, and in any case SESSION_COOKIE_AGE after sign-in.
+CONSOLE_IDLE_TIMEOUT_SECONDS = int(os.environ.get("CONSOLE_IDLE_TIMEOUT_SECONDS", "1800"))
+# No inline script or style anywhere in the console: everything comes from /static/.
+CONSOLE_CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+    "font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+CSRF_FAILURE_VIEW = "superapp.api.errors.csrf_failure"
+# htmx comes from the npm registry (`npm ci`, see package.json), served as /static/vendor/htmx/htmx.min.js.
+STATICFILES_DIRS = [("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist")]
+# Dashboard aggregates over all residents are reused this long (per municipality); 0: always exact.
+CONSOLE_DASHBOARD_CACHE_SECONDS = int(os.environ.get("CONSOLE_DASHBOARD_CACHE_SECONDS", "60"))
+# Staff invitation links (one-time set-password links) stay valid this long.
+PASSWORD_RESET_TIMEOUT = int(os.environ.get("STAFF_INVITE_LINK_SECONDS", str(3 * 24 * 3600)))

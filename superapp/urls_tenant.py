@@ -7,6 +7,7 @@ from superapp.views import healthz
 api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("notifications.api.urls")),
+    path("", include("citizen_id.api.urls")),
 ]
 
 urlpatterns = [
