@@ -54,6 +54,9 @@ SHARED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_filters",
+    # The shared catalog of external mini-apps: one table in the public schema that every
+    # municipality reads, so one city can enable what another published.
+    "miniapps.catalog",
     "citizen_id.jpki",  # J-LIS revocation lists, one copy for the whole installation
 ]
 TENANT_APPS = [
@@ -63,8 +66,14 @@ TENANT_APPS = [
     "django.contrib.messages",
     "accounts",
     "admin_console",
+    # The mini-app framework, then the built-in mini-apps (each declares its manifest in apps.py).
+    "miniapps",
+    "miniapps.announcements",
+    "miniapps.feedback",
+    "miniapps.garbage",
     "notifications",
     "citizen_id",
+    "shelters",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -175,8 +184,9 @@ USE_TZ = True
 # --- Static and media ---------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
-# Before `collectstatic` (tests, a first `manage.py` run) serve straight from the apps' static dirs.
-WHITENOISE_USE_FINDERS = not STATIC_ROOT.exists()
+# Also serve what the finders see (app and npm static dirs), so a STATIC_ROOT collected before a new
+# asset was added never hides it; collectstatic still produces the compressed copies.
+WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", True)
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 # Uploaded files land under MEDIA_ROOT/<schema>/...
@@ -199,6 +209,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "resident_signup": os.environ.get("RESIDENT_SIGNUP_RATE", "30/hour"),
         "staff_token": os.environ.get("STAFF_TOKEN_RATE", "60/hour"),
+        "feedback": os.environ.get("FEEDBACK_RATE", "20/hour"),
         "citizen_id_challenge": os.environ.get("CITIZEN_ID_CHALLENGE_RATE", "30/hour"),
         "citizen_id_enroll": os.environ.get("CITIZEN_ID_ENROLL_RATE", "20/hour"),
         "citizen_id_qr": os.environ.get("CITIZEN_ID_QR_RATE", "600/hour"),
@@ -206,6 +217,8 @@ REST_FRAMEWORK = {
     },
     "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", "0")) or None,
     "PAGE_SIZE": 50,
+    # `?format=` belongs to the endpoints (e.g. ?format=csv on reports), not to DRF's renderer override.
+    "URL_FORMAT_OVERRIDE": None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Municipal Super App API (自治体スーパーアプリ API)",
@@ -222,6 +235,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "MiniAppCategoryEnum": "miniapps.manifest.Category",
+        "MiniAppKindEnum": "miniapps.api.serializers.KINDS",
+        "ResidentAttributeEnum": "miniapps.catalog.models.ResidentAttribute",
+        "ExternalMiniAppStatusEnum": "miniapps.catalog.models.ExternalMiniApp.Status",
+        "OwnerKindEnum": "miniapps.catalog.models.ExternalMiniApp.OwnerKind",
+        "FeedbackCategoryEnum": "miniapps.feedback.models.Feedback.Category",
+        "FeedbackStatusEnum": "miniapps.feedback.models.Feedback.Status",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "superapp.api.openapi.add_error_responses",
@@ -252,12 +274,30 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=3, minute=17),
         "args": ("accounts.tasks.purge_expired_tokens",),
     },
+    "aggregate-miniapp-usage": {
+        "task": "tenants.tasks.fan_out",
+        "schedule": crontab(minute="*/10"),
+        "args": ("miniapps.tasks.aggregate_usage",),
+    },
+    "maintain-miniapp-signing-keys": {
+        "task": "tenants.tasks.fan_out",
+        "schedule": crontab(hour=4, minute=7),
+        "args": ("miniapps.tasks.maintain_signing_keys",),
+    },
     "citizen-id-maintenance": {
         "task": "tenants.tasks.fan_out",
         "schedule": crontab(hour=4, minute=7),
         "args": ("citizen_id.tasks.maintain",),
     },
 }
+CELERY_BEAT_SCHEDULE.update({
+    # Garbage-day reminders due in the last few minutes (idempotent per reminder group and date).
+    "garbage-reminders": {
+        "task": "tenants.tasks.fan_out",
+        "schedule": crontab(minute="*/5"),
+        "args": ("miniapps.garbage.tasks.send_due_reminders",),
+    },
+})
 CELERY_BEAT_SCHEDULE.update({
     # Scheduled notifications whose time has come, and per-device fan-outs whose worker died.
     "notifications-dispatch-due": {
@@ -284,6 +324,13 @@ if os.environ.get("CELERY_UNACKED_RESTORE_SECONDS"):  # how often workers look f
 CELERY_HEARTBEAT_SECONDS = 5
 CELERY_HEALTH_STALE_SECONDS = int(os.environ.get("CELERY_HEALTH_STALE_SECONDS", "30"))
 
+# --- Mini-apps: launch tokens for external mini-apps (see miniapps/sso.py) ------------------------
+MINIAPPS_LAUNCH_TOKEN_TTL_SECONDS = int(os.environ.get("MINIAPPS_LAUNCH_TOKEN_TTL_SECONDS", "300"))
+# Encrypts the stored signing keys. Set it in production: the SECRET_KEY fallback means rotating
+# SECRET_KEY replaces every municipality's signing key (harmless for 5-minute tokens, but noisy).
+MINIAPPS_SIGNING_KEY_PASSPHRASE = os.environ.get("MINIAPPS_SIGNING_KEY_PASSPHRASE", "") or SECRET_KEY
+MINIAPPS_SIGNING_KEY_ROTATION_DAYS = int(os.environ.get("MINIAPPS_SIGNING_KEY_ROTATION_DAYS", "90"))
+MINIAPPS_SIGNING_KEY_RETIRED_KEEP_DAYS = int(os.environ.get("MINIAPPS_SIGNING_KEY_RETIRED_KEEP_DAYS", "2"))
 # --- Digital citizen ID (citizen_id) -------------------------------------------------------------
 # PEM files of the JPKI signing CA certificates (J-LIS), comma-separated; several during CA renewal.
 JPKI_TRUST_ANCHORS = env_list("JPKI_TRUST_ANCHORS")
@@ -297,6 +344,9 @@ CITIZEN_ID_PII_ACTIVE_KEY = os.environ.get("CITIZEN_ID_PII_ACTIVE_KEY", "")
 CITIZEN_ID_BLIND_INDEX_KEY = os.environ.get("CITIZEN_ID_BLIND_INDEX_KEY", "")
 CITIZEN_ID_CHALLENGE_TTL_SECONDS = int(os.environ.get("CITIZEN_ID_CHALLENGE_TTL_SECONDS", "300"))
 CITIZEN_ID_QR_TTL_SECONDS = int(os.environ.get("CITIZEN_ID_QR_TTL_SECONDS", "60"))
+# A shelter tablet that lost its network verifies QRs offline and uploads them later: a QR is accepted
+# if it was valid when scanned, for uploads up to this many hours after the scan.
+CITIZEN_ID_OFFLINE_UPLOAD_HOURS = int(os.environ.get("CITIZEN_ID_OFFLINE_UPLOAD_HOURS", "72"))
 # Printed card QRs; a municipality's settings["citizen_id_card_qr_days"] overrides.
 CITIZEN_ID_CARD_QR_DAYS = int(os.environ.get("CITIZEN_ID_CARD_QR_DAYS", "365"))
 # A citizen ID suspended (card revoked or expired) this long is revoked and its PII erased.

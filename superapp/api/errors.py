@@ -44,6 +44,20 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "conflict": ("既に存在します。", "It already exists."),
     "service_unavailable": ("サービスが一時的に利用できません。", "The service is temporarily unavailable."),
     "bad_request": ("不正なリクエストです。", "Bad request."),
+    "miniapp_disabled": ("このミニアプリは現在利用できません。", "This mini-app is disabled."),
+    "consent_required": ("このミニアプリに情報を提供するには、あなたの同意が必要です。",
+                         "The resident's consent is needed before this mini-app receives their information."),
+    "usage_batch_too_large": ("一度に送信できる利用イベントは500件までです。",
+                              "A usage batch holds at most 500 events."),
+    # garbage calendar (miniapps.garbage)
+    "pickup_day_full": ("この収集日は予約がいっぱいです。別の日を選んでください。",
+                        "This pickup day is fully booked; please choose another day."),
+    "pickup_day_past": ("この収集日は過ぎています。", "This pickup day is in the past."),
+    "booking_closed": ("この収集日の受付は締め切りました（収集日の2開庁日前まで）。",
+                       "Bookings for this day are closed (they close two working days before)."),
+    "cancellation_closed": ("取消の期限（収集日の2開庁日前）を過ぎています。市役所へお電話ください。",
+                            "The cancellation deadline (two working days before) has passed; please call the city office."),
+    "booking_already_cancelled": ("この予約は既に取り消されています。", "This booking is already cancelled."),
     "invalid_device_token": ("端末の登録トークンが不正です。", "The device registration token is not valid."),
     "empty_audience": ("配信対象に該当する住民がいません。", "No resident matches this audience."),
     # Digital citizen ID: enrolment refusals
@@ -78,6 +92,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
                    "The last municipality admin cannot lose that role; make someone else an admin first."),
     "invalid_invite_link": ("このリンクは無効か、期限切れか、既に使われています。管理者に再送を依頼してください。",
                             "This link is invalid, expired or already used; ask an admin to send a new one."),
+    "disaster_closed": ("この災害は既に終了しています。", "This disaster is already closed."),
+    "shelter_not_open": ("この避難所は開設されていません。", "This shelter is not open."),
+    "shelter_open_for_other_disaster": ("この避難所は別の災害で開設中です。", "This shelter is open for another disaster."),
+    "idempotency_key_required": ("Idempotency-Key ヘッダー（200文字以内）を付けてください。",
+                                 "Send an Idempotency-Key header (at most 200 characters)."),
+    "idempotency_key_reused": ("同じIdempotency-Keyで異なる内容が送られました。",
+                               "This Idempotency-Key was already used for a different request."),
+    "idempotency_conflict": ("同じリクエストを処理中です。少し待ってから再送してください。",
+                             "The same request is being processed; retry shortly."),
+    "invalid_cap": ("CAPメッセージに誤りがあります。", "The CAP message is invalid."),
+    "unknown_cap_reference": ("参照先のアラートが見つかりません。", "The referenced alert is unknown."),
 }
 
 

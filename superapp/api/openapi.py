@@ -25,7 +25,7 @@ _DESCRIPTIONS = {
     "403": "Not allowed (permission_denied, municipality_suspended)",
     "404": "Not found (not_found, unknown_host)",
     "405": "Method not allowed",
-    "409": "Conflict with existing data",
+    "409": "Conflict with existing data or state (conflict, miniapp_disabled, consent_required)",
     "415": "Unsupported media type",
     "429": "Rate limited or locked out (rate_limited, account_locked)",
 }

@@ -31,9 +31,19 @@ class Command(BaseCommand):
             self.stdout.write(result.message)
             with schema_context(result.municipality.schema_name):
                 self._seed_tenant(spec, label)
+                if spec.get("shelters"):
+                    self._seed_shelters(spec["shelters"])
                 token = resident_create(nickname="デモ住民", district=District.objects.first(),
                                         birth_year=1985, interests=["子育て", "防災"],
                                         device_label="demo banner").raw
+            # --- garbage calendar (miniapps.garbage): Saga's real 5374 data, pickup days, reminders ---
+            if label == "saga":
+                from miniapps.garbage.datasets import saga_5374_dir
+                from miniapps.garbage.demo import seed_garbage_demo
+
+                with schema_context(result.municipality.schema_name):
+                    for line in seed_garbage_demo(data_dir=saga_5374_dir()):
+                        self.stdout.write(line)
             lines.append(f"\n{spec['name']} ({spec['name_en']})  http://{host}{port}/")
             lines.append(f"  console  http://{host}{port}/console/   API docs http://{host}{port}/api/docs/")
             lines.append(f"  admin    {admin_email} / {DEMO_PASSWORD}")
@@ -41,6 +51,13 @@ class Command(BaseCommand):
                 lines.append(f"  {roles[0]:<20} {prefix}@{label}.example / {DEMO_PASSWORD}")
             lines.append(f"  demo resident token (new each start): {token}")
         self.stdout.write(self.style.SUCCESS("\nDemo logins / デモ用ログイン" + "\n".join(lines)))
+
+    def _seed_shelters(self, path) -> None:
+        from shelters.services import shelters_import
+
+        report = shelters_import(data=path.read_bytes())
+        self.stdout.write(f"  shelters: {report.created} created, {report.updated} updated, "
+                          f"{report.unchanged} unchanged" if report.ok else f"  shelters: {report.errors}")
 
     def _seed_tenant(self, spec: dict, label: str) -> None:
         for name, kana in spec["districts"]:

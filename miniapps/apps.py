@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class MiniAppsConfig(AppConfig):
+    """The mini-app framework itself (catalog, home screen, launch/SSO, usage events)."""
+
+    name = "miniapps"
+    verbose_name = "Mini-apps (ミニアプリ)"
+
+    def ready(self) -> None:
+        from .registry import registry
+
+        # Every installed app's ready() runs after all apps are imported, so every MiniAppConfig
+        # is visible here whatever the order of INSTALLED_APPS.
+        registry.discover()
