@@ -61,6 +61,7 @@ class FakeFcm:
         self.stats: Counter = Counter()
         self._first_attempts: set[str] = set()
         self._names = itertools.count(1)
+        self._in_flight = 0
 
     # --- helpers --------------------------------------------------------------------------------
     def reset(self) -> None:
@@ -118,7 +119,12 @@ class FakeFcm:
             return _error(400, "INVALID_ARGUMENT", "This fake FCM server does not evaluate conditions.")
 
         if self.latency:
-            await asyncio.sleep(self.latency)
+            self._in_flight += 1
+            self.stats["max_in_flight"] = max(self.stats["max_in_flight"], self._in_flight)
+            try:
+                await asyncio.sleep(self.latency)
+            finally:
+                self._in_flight -= 1
         if request.transport is None or request.transport.is_closing():
             self.stats["abandoned"] += 1  # the client went away: nothing was accepted
             return web.Response(status=499)

@@ -342,6 +342,9 @@ CELERY_BEAT_SCHEDULE.update({
 CELERY_DISASTER_QUEUE = os.environ.get("CELERY_DISASTER_QUEUE", "disaster")
 # Unacknowledged tasks of a worker that died are redelivered after this long (kombu Redis transport).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))}
+if os.environ.get("CELERY_UNACKED_RESTORE_SECONDS"):  # how often workers look for such tasks (kombu: ~100 s)
+    CELERY_BROKER_TRANSPORT_OPTIONS.update(unacked_restore_interval=int(os.environ["CELERY_UNACKED_RESTORE_SECONDS"]),
+                                           unacked_restore_throttle=1)
 # A worker writes a heartbeat to Redis this often; /healthz reports Celery down after CELERY_HEALTH_STALE.
 CELERY_HEARTBEAT_SECONDS = 5
 CELERY_HEALTH_STALE_SECONDS = int(os.environ.get("CELERY_HEALTH_STALE_SECONDS", "30"))
@@ -404,6 +407,9 @@ NOTIFICATIONS_RETRY_BASE_SECONDS = float(os.environ.get("NOTIFICATIONS_RETRY_BAS
 # A fan-out that made no progress this long (its worker died) is resumed by the beat tick.
 NOTIFICATIONS_STALL_SECONDS = int(os.environ.get("NOTIFICATIONS_STALL_SECONDS", "300"))
 # The inbox shows broadcasts from this many days before a resident joined.
+# Record each message FCM accepts in Redis the moment it is accepted, so a chunk redelivered after
+# its worker died mid-batch does not send those again (off only to measure what it saves).
+NOTIFICATIONS_ACCEPTANCE_LEDGER = env_bool("NOTIFICATIONS_ACCEPTANCE_LEDGER", True)
 NOTIFICATIONS_INBOX_BACKFILL_DAYS = int(os.environ.get("NOTIFICATIONS_INBOX_BACKFILL_DAYS", "30"))
 
 # --- Security -----------------------------------------------------------------------------------
