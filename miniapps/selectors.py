@@ -111,12 +111,12 @@ def access_catalog_item(*, miniapp_id: str) -> CatalogItem:
 
 
 def catalog_known_ids(ids: set[str]) -> set[str]:
-    """Which of `ids` are in this municipality's catalog (enabled or not). One query at most."""
+    """Which of `ids` are in this municipality's catalog (enabled or not). Built-in ids need no
+    lookup; others are checked against the cached catalog (see home_catalog)."""
     known = {miniapp_id for miniapp_id in ids if miniapp_id in registry}
     rest = ids - known
     if rest:
-        known |= set(CatalogEntry.objects.filter(miniapp_id__in=rest, external__isnull=False)
-                     .values_list("miniapp_id", flat=True))
+        known |= rest & home_catalog().known
     return known
 
 
@@ -166,15 +166,17 @@ class HomeCatalog:
     ids: tuple[str, ...]
     id_set: frozenset[str]
     categories: tuple[dict, ...]
+    known: frozenset[str]  # every id in the catalog, enabled or not
 
 
 def _build_home_catalog() -> HomeCatalog:
-    available = [item for item in catalog_items() if item.available]
+    items = catalog_items()
+    available = [item for item in items if item.available]
     by_category: dict[str, list[dict]] = {category: [] for category in Category.values}
     for item in available:
         by_category[item.category].append(item_payload(item))
     ids = tuple(item.id for item in available)
-    return HomeCatalog(ids=ids, id_set=frozenset(ids), categories=tuple(
+    return HomeCatalog(ids=ids, id_set=frozenset(ids), known=frozenset(item.id for item in items), categories=tuple(
         {"id": category, "name": CATEGORY_NAMES[category][0], "name_en": CATEGORY_NAMES[category][1],
          "miniapps": miniapps}
         for category, miniapps in by_category.items()))
