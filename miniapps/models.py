@@ -140,3 +140,11 @@ class UsageAggregationState(models.Model):
 
     received_until = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+
+class CatalogState(models.Model):
+    """Singleton (pk=1): a token that changes, in the same transaction, with every change to this
+    municipality's catalog entries. Web processes keep the home-screen catalog in memory and
+    compare tokens (read with the resident's layout, in one query) instead of re-reading it."""
+
+    generation = models.UUIDField()

@@ -18,7 +18,7 @@ from accounts.services import audit_record
 from superapp.api.errors import ApiError
 
 from . import selectors, sso
-from .cache import catalog_changed
+from .generations import catalog_changed
 from .attributes import ATTRIBUTE_LABELS, ATTRIBUTE_NAMES, age_band_lower, resident_attribute_values
 from .catalog.models import ExternalMiniApp
 from .manifest import ICON_NAME_RE, MINIAPP_ID_MAX_LENGTH, MINIAPP_ID_RE, RESERVED_IDS, Category
