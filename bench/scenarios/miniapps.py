@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import tempfile
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -94,6 +95,45 @@ def _prepare(municipality, external_count: int) -> tuple[str, int, list[str]]:
         services.home_layout_set(user=user, favourites=favourites)
     connection.set_schema_to_public()
     return token, len(available), favourites
+
+
+def _store_rates(municipality, ctx: lib.Context) -> dict[str, dict]:
+    """In-process cost of storing one 100-event batch, without HTTP: Django's bulk_create of the
+    same rows (the baseline) against the service (validation, INSERT ... unnest, asynchronous
+    commit). Interleaved rounds of ctx.seconds each; events/s of one process."""
+    import statistics
+    from datetime import datetime as dt
+    from datetime import timezone as tz
+
+    from accounts.models import User
+    from miniapps import services
+    from miniapps.models import UsageEvent
+
+    rates: dict[str, list[float]] = {"orm": [], "service": []}
+    with schema_context(municipality.schema_name):
+        user = User.objects.get(nickname=BENCH_NICKNAME)
+        now = dt.now(tz.utc)
+        events = [services.UsageEventInput(miniapp="garbage", kind=1 + i % 2, at=now) for i in range(BATCH)]
+
+        def orm():
+            UsageEvent.objects.bulk_create([
+                UsageEvent(occurred_at=event.at, received_at=now, miniapp_id=event.miniapp, kind=event.kind,
+                           user_id=user.pk, district_id=user.district_id, age_band=30) for event in events])
+
+        def service():
+            services.usage_events_record(user=user, events=events)
+
+        for round_index in range(ctx.rounds):
+            for name, store in (("orm", orm), ("service", service)) if round_index % 2 == 0 else \
+                    (("service", service), ("orm", orm)):
+                calls, started = 0, time.perf_counter()
+                while time.perf_counter() - started < ctx.seconds:
+                    store()
+                    calls += 1
+                rates[name].append(calls * BATCH / (time.perf_counter() - started))
+    connection.set_schema_to_public()
+    return {name: {"events_per_s": statistics.median(values), "batch_ms": BATCH / statistics.median(values) * 1000}
+            for name, values in rates.items()}
 
 
 def _cleanup(municipality) -> int:
@@ -204,6 +244,8 @@ def run(ctx: lib.Context) -> dict:
                     results[name].append(result)
                     ctx.log(f"round {round_index + 1}/{ctx.rounds} {name}: {result.requests_per_s:,.0f} req/s, "
                             f"p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms")
+        ctx.log(f"storing {BATCH}-event batches in-process: bulk_create vs the service, {ctx.rounds} rounds")
+        stored = _store_rates(municipality, ctx)
     finally:
         for script in scripts.values():
             script.unlink(missing_ok=True)
@@ -239,6 +281,13 @@ def run(ctx: lib.Context) -> dict:
              "columns": [*latency_columns, {"key": "events_per_s", "label": "events/s", "better": "higher",
                                             "decimals": 0}],
              "rows": [rows["floor_post"], rows["usage"]]},
+            {"title": f"Storing one {BATCH}-event batch in one process, no HTTP",
+             "baseline": "orm",
+             "columns": [{"key": "events_per_s", "label": "events/s", "better": "higher", "decimals": 0},
+                         {"key": "batch_ms", "label": "ms per batch", "better": "lower", "decimals": 2}],
+             "rows": [{"name": "orm", "label": "Django bulk_create (synchronous commit)", **stored["orm"]},
+                      {"name": "service", "label": "usage_events_record (unnest, asynchronous commit)",
+                       **stored["service"]}]},
         ],
         "targets": {
             "home_p50_vs_floor": round(home_ratio, 2), "home_p99_vs_floor": round(home_p99_ratio, 2),
