@@ -114,3 +114,19 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+
+
+class StaffTotp(models.Model):
+    """A staff member's (or platform operator's) TOTP authenticator (RFC 6238), optional second factor
+    for console sign-in. Unconfirmed until the first code from the authenticator app is checked."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="totp")
+    secret = models.CharField(max_length=64)  # base32, as the authenticator app stores it
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    # The last accepted time step: a code is accepted once, so an observed code cannot be replayed.
+    last_used_step = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    @property
+    def is_confirmed(self) -> bool:
+        return self.confirmed_at is not None

@@ -1,12 +1,29 @@
+"""URLs of a municipality's staff console, mounted at /console/ on its host."""
 from django.urls import path
+from django.views.i18n import set_language
 
-from . import views
+from .views import audit, auth, pages, staff
+from .views.realms import CONSOLE
 
 app_name = "console"
 
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("login/", views.login_view, name="login"),
-    path("logout/", views.logout_view, name="logout"),
-    path("districts/", views.districts, name="districts"),
+    path("", pages.home, name="home"),
+    path("login/", auth.login_view, {"realm": CONSOLE}, name="login"),
+    path("login/verify/", auth.login_verify_view, {"realm": CONSOLE}, name="login_verify"),
+    path("logout/", auth.logout_view, {"realm": CONSOLE}, name="logout"),
+    path("language/", set_language, name="set_language"),
+    path("account/", pages.account, name="account"),
+    path("dashboard/", pages.dashboard, name="dashboard"),
+    path("districts/", pages.districts, name="districts"),
+    path("districts/<int:district_id>/edit/", pages.district_edit, name="district_edit"),
+    path("staff/", staff.staff_list, name="staff_list"),
+    path("staff/invite/", staff.staff_invite, name="staff_invite"),
+    path("staff/<int:staff_id>/", staff.staff_detail, name="staff_detail"),
+    path("staff/<int:staff_id>/deactivate/", staff.staff_deactivate, name="staff_deactivate"),
+    path("staff/<int:staff_id>/reactivate/", staff.staff_reactivate, name="staff_reactivate"),
+    path("staff/<int:staff_id>/resend-invite/", staff.staff_resend_invite, name="staff_resend_invite"),
+    path("staff/<int:staff_id>/reset-2fa/", staff.staff_reset_2fa, name="staff_reset_2fa"),
+    path("set-password/<str:uidb64>/<str:token>/", staff.set_password, name="set_password"),
+    path("audit/", audit.audit_log, name="audit"),
 ]

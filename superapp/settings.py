@@ -347,3 +347,26 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}, "django.request": {"level": "ERROR"}},
 }
+
+# --- Staff console (/console/ on a municipality's host) and platform console (/platform/) ---------
+# Paths under these prefixes get HTML error pages (everything else keeps the JSON error shape), the
+# console's Content-Security-Policy, its language choice (cookie, else Japanese) and no-store caching.
+CONSOLE_PATH_PREFIXES = ("/console/", "/platform/")
+MIDDLEWARE += [
+    "django_htmx.middleware.HtmxMiddleware",
+    "admin_console.middleware.ConsoleMiddleware",
+]
+# Signed-in console sessions end after this much inactivity, and in any case SESSION_COOKIE_AGE after sign-in.
+CONSOLE_IDLE_TIMEOUT_SECONDS = int(os.environ.get("CONSOLE_IDLE_TIMEOUT_SECONDS", "1800"))
+# No inline script or style anywhere in the console: everything comes from /static/.
+CONSOLE_CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+    "font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+CSRF_FAILURE_VIEW = "superapp.api.errors.csrf_failure"
+# htmx comes from the npm registry (`npm ci`, see package.json), served as /static/vendor/htmx/htmx.min.js.
+STATICFILES_DIRS = [("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist")]
+# Dashboard aggregates over all residents are reused this long (per municipality); 0: always exact.
+CONSOLE_DASHBOARD_CACHE_SECONDS = int(os.environ.get("CONSOLE_DASHBOARD_CACHE_SECONDS", "60"))
+# Staff invitation links (one-time set-password links) stay valid this long.
+PASSWORD_RESET_TIMEOUT = int(os.environ.get("STAFF_INVITE_LINK_SECONDS", str(3 * 24 * 3600)))

@@ -1,5 +1,5 @@
 """URLs served on the bare platform host (e.g. localhost): directory, health, platform console."""
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from superapp.views import healthz
@@ -12,6 +12,7 @@ urlpatterns = [
                                                    permission_classes=[]), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema", authentication_classes=[], permission_classes=[]),
          name="api-docs"),
+    path("platform/", include("admin_console.platform.urls")),
 ]
 
 handler400 = "superapp.api.errors.handler400"

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -67,6 +69,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "qr_wrong_municipality": ("他の自治体の市民証です。", "This citizen ID belongs to another municipality."),
     "qr_replayed": ("このQRコードは読み取り済みです。", "This QR code was already scanned."),
     "qr_revoked": ("このカードQRは失効しています。", "This printed card QR has been revoked."),
+    "csrf_failed": ("ページの有効期限が切れました。ページを再読み込みしてから、もう一度お試しください。",
+                    "This page has expired; reload it and try again."),
+    "invalid_totp": ("確認コードが違うか、期限切れです。", "The verification code is wrong or has expired."),
+    "last_admin": ("最後の自治体管理者の権限は外せません。先に別の職員を管理者にしてください。",
+                   "The last municipality admin cannot lose that role; make someone else an admin first."),
+    "invalid_invite_link": ("このリンクは無効か、期限切れか、既に使われています。管理者に再送を依頼してください。",
+                            "This link is invalid, expired or already used; ask an admin to send a new one."),
     # Mini-apps
     "miniapp_disabled": ("このミニアプリは現在利用できません。", "This mini-app is disabled."),
     "consent_required": ("このミニアプリに情報を提供するには、あなたの同意が必要です。",
@@ -188,18 +197,50 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return response
 
 
-# Django-level handlers, for everything DRF does not see (unknown URLs, uncaught errors).
+# Django-level handlers, for everything DRF does not see (unknown URLs, uncaught errors). Console
+# and platform-console paths (settings.CONSOLE_PATH_PREFIXES) get an HTML page in the same words.
+def _wants_html(request) -> bool:
+    prefixes = tuple(getattr(settings, "CONSOLE_PATH_PREFIXES", ()))
+    return bool(prefixes) and request is not None and request.path.startswith(prefixes)
+
+
+def html_error_response(request, code: str, status_code: int) -> HttpResponse:
+    message, message_en = MESSAGES.get(code, (code, code))
+    try:
+        body = render_to_string("console/error.html", {"code": code, "status": status_code, "message": message,
+                                                       "message_en": message_en}, request=request)
+    except Exception:  # an error page must never fail: fall back to plain text
+        body = f"{status_code} {message} / {message_en}"
+        return HttpResponse(body, status=status_code, content_type="text/plain; charset=utf-8")
+    return HttpResponse(body, status=status_code)
+
+
 def handler404(request, exception=None):
+    if _wants_html(request):
+        return html_error_response(request, "not_found", 404)
     return error_response("not_found", 404)
 
 
 def handler500(request):
+    if _wants_html(request):
+        return html_error_response(request, "server_error", 500)
     return error_response("server_error", 500)
 
 
 def handler403(request, exception=None):
+    if _wants_html(request):
+        return html_error_response(request, "permission_denied", 403)
     return error_response("permission_denied", 403)
 
 
 def handler400(request, exception=None):
+    if _wants_html(request):
+        return html_error_response(request, "bad_request", 400)
     return error_response("validation_error", 400, message="不正なリクエストです。", message_en="Bad request.")
+
+
+def csrf_failure(request, reason: str = ""):
+    """CSRF_FAILURE_VIEW: the console's forms lost their token (expired page, another tab signed out)."""
+    if _wants_html(request):
+        return html_error_response(request, "csrf_failed", 403)
+    return error_response("csrf_failed", 403)

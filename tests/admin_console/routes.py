@@ -1,0 +1,90 @@
+"""Every console route with what a test needs to call it: arguments, a form post, and who may use it.
+
+The role and cross-tenant tests run over this table; `test_every_console_route_is_covered` fails
+when a route is added to admin_console/urls.py without an entry here (or without a section)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.urls import URLPattern, reverse
+
+from accounts.models import District, User
+from accounts.roles import ALL_ROLES
+from admin_console import urls as console_urls
+from admin_console.access import SECTIONS_BY_KEY
+from tests.base import TenantFixture
+
+# Routes open to anyone (they sign people in or carry their own one-time token).
+PUBLIC_ROUTES = {"login", "login_verify", "logout", "set_language", "set_password"}
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    args: Callable[[TenantFixture], list] = lambda tenant: []
+    post: dict | None = None  # form data of the route's form post; None: no form
+    get: bool = True  # answers GET (POST-only routes answer 405 to allowed users)
+    extra: dict = field(default_factory=dict)
+
+    def path(self, tenant: TenantFixture) -> str:
+        with tenant.schema():
+            return reverse(f"console:{self.name}", args=self.args(tenant))
+
+    @property
+    def section(self) -> str:
+        return _callback(self.name).console_section
+
+    def allowed(self, who: str) -> bool:
+        """Whether `who` ("admin" or a role) may use it, from the declared sections."""
+        roles = SECTIONS_BY_KEY[self.section].roles
+        return who == "admin" or not roles or who in roles
+
+
+def _a_district(tenant: TenantFixture) -> list:
+    district, _ = District.objects.get_or_create(name="ルート確認校区", defaults={"sort_order": 99})
+    return [district.pk]
+
+
+def _a_staff_member(tenant: TenantFixture) -> list:
+    return [tenant.staff["analyst"].pk]
+
+
+def _an_invited_member(tenant: TenantFixture) -> list:
+    user, created = User.objects.get_or_create(username="invited@example.jp",
+                                               defaults={"kind": User.Kind.STAFF, "is_staff": True,
+                                                         "email": "invited@example.jp"})
+    if created:
+        user.set_unusable_password()
+        user.save()
+    return [user.pk]
+
+
+ROUTES = [
+    Route("home"),
+    Route("account", post={"action": "begin"}),
+    Route("dashboard"),
+    Route("districts", post={"name": "ルート校区"}),
+    Route("district_edit", args=_a_district, post={"name": "ルート確認校区（改）"}),
+    Route("staff_list"),
+    Route("staff_invite", post={"email": "route-invite@example.jp", "roles": ["teacher"]}),
+    Route("staff_detail", args=_a_staff_member, post={"roles": ["analyst", "teacher"]}),
+    Route("staff_deactivate", args=_a_staff_member, post={}, get=False),
+    Route("staff_reactivate", args=_a_staff_member, post={}, get=False),
+    Route("staff_resend_invite", args=_an_invited_member, post={}, get=False),
+    Route("staff_reset_2fa", args=_a_staff_member, post={}, get=False),
+    Route("audit"),
+]
+ROUTES_BY_NAME = {route.name: route for route in ROUTES}
+WHO = ["admin", *[role for role in ALL_ROLES if role != "municipality_admin"]]
+
+
+def _callback(name: str):
+    for pattern in console_urls.urlpatterns:
+        if isinstance(pattern, URLPattern) and pattern.name == name:
+            return pattern.callback
+    raise KeyError(name)
+
+
+def console_route_names() -> set[str]:
+    return {pattern.name for pattern in console_urls.urlpatterns if isinstance(pattern, URLPattern)}
