@@ -48,6 +48,11 @@ SECTIONS: tuple[Section, ...] = (
     Section("community", _("地域掲示板"), (Role.COMMUNITY_MODERATOR,), None, _("投稿の確認・非表示")),
     Section("garbage", _("ごみカレンダー"), (Role.MUNICIPALITY_ADMIN,), None, _("収集日と分別辞典")),
     Section("miniapps", _("ミニアプリ"), (Role.MUNICIPALITY_ADMIN,), None, _("カタログ・お知らせ・ご意見")),
+    # Built-in mini-apps' pages (mounted from their manifests; roles = the manifest's staff_roles).
+    Section("announcements", _("お知らせ"), (Role.MUNICIPALITY_ADMIN, Role.DISASTER_STAFF),
+            "announcements_console:index", _("アプリのお知らせ・ポップアップの掲載")),
+    Section("feedback", _("ご意見"), (Role.MUNICIPALITY_ADMIN, Role.COMMUNITY_MODERATOR), "feedback_console:inbox",
+            _("住民からのご意見への回答")),
     Section("exports", _("データ出力"), (Role.ANALYST,), None, _("CSV・Parquet・Hyper 形式の出力")),
     # Municipality administration.
     Section("districts", _("校区"), (Role.MUNICIPALITY_ADMIN,), "console:districts", _("小学校区の追加・名称変更")),

@@ -154,6 +154,7 @@ def test_console_inbox_and_answer(saga):
     inbox = console.get("/console/feedback/")
     assert inbox.status_code == 200
     assert "地図が表示されません" in inbox.content.decode()
+    assert 'href="/console/feedback/"' in inbox.content.decode()  # in the console's navigation
     assert "地図が表示されません" not in console.get("/console/feedback/?status=answered").content.decode()
     page = console.get(f"/console/feedback/{feedback_id}/")
     assert page.status_code == 200 and "不具合の報告" in page.content.decode()
