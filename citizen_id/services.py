@@ -277,9 +277,13 @@ def _qr_error(code: str, ja: str, en: str, status_code: int = 400) -> ApiError:
     return ApiError(code, status_code=status_code, fields={"token": [f"{ja} / {en}"]})
 
 
-def citizen_qr_verify(*, token: str, purpose: str, staff: User, client_ip: str | None = None) -> ScanResult:
+def citizen_qr_verify(*, token: str, purpose: str, staff: User, client_ip: str | None = None,
+                      scanned_at: dt.datetime | None = None) -> ScanResult:
     """Staff scan: signature, municipality, expiry, single use (app QRs), revocation; then the
-    基本4情報 and an audit row. Two queries when the key is cached: the lookup and the audit row."""
+    基本4情報 and an audit row. Two queries when the key is cached: the lookup and the audit row.
+
+    `scanned_at` is for a device that verified the QR offline and uploads the scan later: the QR
+    must have been valid at that moment, at most CITIZEN_ID_OFFLINE_UPLOAD_HOURS ago."""
     try:
         parsed = qr.parse(token)
     except qr.TokenFormatError:
@@ -291,10 +295,16 @@ def citizen_qr_verify(*, token: str, purpose: str, staff: User, client_ip: str |
     if public_key is None or not parsed.verify(public_key):
         raise _qr_error("qr_invalid", "署名を検証できません", "the signature does not verify")
     now = int(time.time())
-    if claims.iat > now + CLOCK_SKEW_SECONDS or claims.exp <= claims.iat or (
+    at = now
+    if scanned_at is not None:
+        at = int(scanned_at.timestamp())
+        if at > now + CLOCK_SKEW_SECONDS or now - at > settings.CITIZEN_ID_OFFLINE_UPLOAD_HOURS * 3600:
+            raise _qr_error("qr_expired", "読み取り日時が未来か、オフライン受付の送信期限を過ぎています",
+                            "the scan time is in the future or too long ago for an offline upload")
+    if claims.iat > at + CLOCK_SKEW_SECONDS or claims.exp <= claims.iat or (
             not claims.is_card and claims.exp - claims.iat > settings.CITIZEN_ID_QR_TTL_SECONDS):
         raise _qr_error("qr_invalid", "QRコードの時刻が不正です", "the QR's times are inconsistent")
-    if claims.exp <= now:
+    if claims.exp <= at:
         raise _qr_error("qr_expired", "QRコードの有効期限が切れています。新しいQRコードを表示してもらってください",
                         "the QR has expired; ask for a fresh one")
     if claims.is_card:
@@ -305,7 +315,10 @@ def citizen_qr_verify(*, token: str, purpose: str, staff: User, client_ip: str |
             raise _qr_error("qr_revoked", "このカードQRは失効しています", "this card QR has been revoked", 410)
         citizen = card.citizen
     else:
-        if not cache.add(f"citizen-id:qr-used:{claims.nonce}", 1, timeout=claims.exp - now + CLOCK_SKEW_SECONDS):
+        # Remember the nonce for as long as the QR could still be presented, offline uploads included.
+        remember = max(claims.exp - now, 0) + CLOCK_SKEW_SECONDS + (
+            settings.CITIZEN_ID_OFFLINE_UPLOAD_HOURS * 3600 if scanned_at is not None else 0)
+        if not cache.add(f"citizen-id:qr-used:{claims.nonce}", 1, timeout=remember):
             raise _qr_error("qr_replayed", "このQRコードは読み取り済みです。新しいQRコードを表示してもらってください",
                             "this QR was already scanned; ask for a fresh one", 409)
         citizen = next(iter(CitizenId.objects.filter(reference=claims.reference)[:1]), None)  # unique: no ORDER BY

@@ -53,3 +53,15 @@ class HeartbeatStep(bootsteps.StartStopStep):
 
 
 app.steps["worker"].add(HeartbeatStep)
+
+
+def enqueue_on_commit(task, *args, **kwargs) -> None:
+    """Sends `task` once the current transaction commits, in the schema that is current NOW.
+
+    `task.delay_on_commit` reads the schema when the commit happens; by then the connection may be
+    on another schema (a management command looping over municipalities, a test client that
+    restores the schema after a request), and the task would run in the wrong one."""
+    from django.db import connection, transaction
+
+    headers = {"_schema_name": connection.schema_name}
+    transaction.on_commit(lambda: task.apply_async(args=args, kwargs=kwargs, headers=headers))

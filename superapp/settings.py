@@ -67,6 +67,7 @@ TENANT_APPS = [
     "accounts",
     "admin_console",
     "citizen_id",
+    "shelters",
     # The mini-app framework, then the built-in mini-apps (each declares its manifest in apps.py).
     "miniapps",
     "miniapps.announcements",
@@ -182,8 +183,9 @@ USE_TZ = True
 # --- Static and media ---------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
-# Before `collectstatic` (tests, a first `manage.py` run) serve straight from the apps' static dirs.
-WHITENOISE_USE_FINDERS = not STATIC_ROOT.exists()
+# Also serve what the finders see (app and npm static dirs), so a STATIC_ROOT collected before a new
+# asset was added never hides it; collectstatic still produces the compressed copies.
+WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", True)
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 # Uploaded files land under MEDIA_ROOT/<schema>/...
@@ -214,6 +216,8 @@ REST_FRAMEWORK = {
     },
     "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", "0")) or None,
     "PAGE_SIZE": 50,
+    # `?format=` belongs to the endpoints (e.g. ?format=csv on reports), not to DRF's renderer override.
+    "URL_FORMAT_OVERRIDE": None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Municipal Super App API (自治体スーパーアプリ API)",
@@ -302,6 +306,9 @@ CITIZEN_ID_PII_ACTIVE_KEY = os.environ.get("CITIZEN_ID_PII_ACTIVE_KEY", "")
 CITIZEN_ID_BLIND_INDEX_KEY = os.environ.get("CITIZEN_ID_BLIND_INDEX_KEY", "")
 CITIZEN_ID_CHALLENGE_TTL_SECONDS = int(os.environ.get("CITIZEN_ID_CHALLENGE_TTL_SECONDS", "300"))
 CITIZEN_ID_QR_TTL_SECONDS = int(os.environ.get("CITIZEN_ID_QR_TTL_SECONDS", "60"))
+# A shelter tablet that lost its network verifies QRs offline and uploads them later: a QR is accepted
+# if it was valid when scanned, for uploads up to this many hours after the scan.
+CITIZEN_ID_OFFLINE_UPLOAD_HOURS = int(os.environ.get("CITIZEN_ID_OFFLINE_UPLOAD_HOURS", "72"))
 # Printed card QRs; a municipality's settings["citizen_id_card_qr_days"] overrides.
 CITIZEN_ID_CARD_QR_DAYS = int(os.environ.get("CITIZEN_ID_CARD_QR_DAYS", "365"))
 # A citizen ID suspended (card revoked or expired) this long is revoked and its PII erased.

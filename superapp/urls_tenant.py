@@ -2,12 +2,14 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from shelters.views import confirm_emergency_contact
 from miniapps.registry import registry as miniapp_registry
 from superapp.views import healthz
 
 api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("citizen_id.api.urls")),
+    path("", include("shelters.api.urls")),
     path("", include("miniapps.api.urls")),
     # Each built-in mini-app's API, mounted where its manifest says (MiniAppConfig.api_mount).
     *miniapp_registry.api_urlpatterns(),
@@ -22,6 +24,7 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema", authentication_classes=[], permission_classes=[]),
          name="api-redoc"),
     path("console/", include("admin_console.urls")),
+    path("contacts/confirm/<str:token>/", confirm_emergency_contact, name="emergency-contact-confirm"),
     path("console/", include(miniapp_registry.console_urlpatterns())),
 ]
 

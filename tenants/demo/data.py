@@ -1,7 +1,11 @@
 """Demo municipalities, their school districts (小学校区) and staff accounts for `make demo`."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from accounts.roles import Role
+
+SHELTERS_DIR = Path(__file__).resolve().parents[2] / "shelters" / "demo"
 
 SAGA_DISTRICTS = [
     ("勧興", "かんこう"), ("循誘", "じゅんゆう"), ("日新", "にっしん"), ("赤松", "あかまつ"),
@@ -25,6 +29,7 @@ MUNICIPALITIES = [
     {
         "code": "412015", "name": "佐賀市", "name_kana": "さがし", "name_en": "Saga City", "prefecture": "佐賀県",
         "label": "saga", "districts": SAGA_DISTRICTS, "residents": 120,
+        "shelters": SHELTERS_DIR / "saga_shelters.csv",
     },
     {
         "code": "412104", "name": "神埼市", "name_kana": "かんざきし", "name_en": "Kanzaki City", "prefecture": "佐賀県",

@@ -14,7 +14,7 @@ from accounts.models import AuditEvent, User
 from admin_console.platform.services import platform_operator_create
 from tenants import hostcache
 from tenants.models import Municipality
-from tests.base import TEST_PASSWORD, TenantApiClient, assert_num_queries
+from tests.base import TEST_PASSWORD, TenantApiClient, assert_num_queries, delete_public_user
 
 PLATFORM_HOST = "localhost"
 
@@ -134,8 +134,8 @@ def committed(django_db_blocker, tenants_pair):
         for municipality in Municipality.objects.filter(code__in=created):
             municipality.domains.all().delete()
             municipality.delete(force_drop=True)
-        User.objects.filter(username="ops-onboard@platform.example").delete()
         AuditEvent.objects.filter(action__startswith="platform.").delete()
+        delete_public_user("ops-onboard@platform.example")
         hostcache.clear()
 
 

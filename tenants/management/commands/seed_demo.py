@@ -32,6 +32,8 @@ class Command(BaseCommand):
             self.stdout.write(result.message)
             with schema_context(result.municipality.schema_name):
                 self._seed_tenant(spec, label)
+                if spec.get("shelters"):
+                    self._seed_shelters(spec["shelters"])
                 token = resident_create(nickname="デモ住民", district=District.objects.first(),
                                         birth_year=1985, interests=["子育て", "防災"],
                                         device_label="demo banner").raw
@@ -43,6 +45,13 @@ class Command(BaseCommand):
             lines.append(f"  demo resident token (new each start): {token}")
         call_command("seed_miniapps_demo", stdout=self.stdout)
         self.stdout.write(self.style.SUCCESS("\nDemo logins / デモ用ログイン" + "\n".join(lines)))
+
+    def _seed_shelters(self, path) -> None:
+        from shelters.services import shelters_import
+
+        report = shelters_import(data=path.read_bytes())
+        self.stdout.write(f"  shelters: {report.created} created, {report.updated} updated, "
+                          f"{report.unchanged} unchanged" if report.ok else f"  shelters: {report.errors}")
 
     def _seed_tenant(self, spec: dict, label: str) -> None:
         for name, kana in spec["districts"]:

@@ -1,0 +1,236 @@
+"""Reads for disaster operations. The two public reads residents hammer during a disaster (shelter
+list, active alerts) are served from a per-municipality cached payload: no database query per request."""
+from __future__ import annotations
+
+import json
+import math
+
+from django.core.cache import cache
+from django.db.models import Count, Max, Q, Sum
+from django.utils import timezone
+
+from superapp.api.errors import ApiError
+from tenants.selectors import current_municipality
+
+from .models import Alert, CheckIn, Disaster, Sex, Shelter, ShelterOpening, SpecialCare
+from .services import PUBLIC_VERSION_KEY
+
+DEFAULT_THRESHOLDS = (30, 60, 80)  # % of capacity: somewhat_crowded / crowded / full from here
+REBUILD_LOCK_SECONDS = 10
+
+
+def cached_public(name: str, build) -> bytes:
+    """The rendered JSON of a public payload, rebuilt at most once per change across all processes.
+
+    Every committed change bumps one version counter. A reader whose copy is older than the counter
+    takes a short lock and rebuilds; readers that miss the lock serve the previous copy meanwhile
+    (stale for the few milliseconds of a rebuild), so a burst of check-ins never turns into a
+    stampede of identical queries. `build()` returns (rows, valid_until or None)."""
+    payload_key, lock_key = f"shelters:public:{name}", f"shelters:public:{name}:lock"
+    found = cache.get_many([PUBLIC_VERSION_KEY, payload_key])
+    version = found.get(PUBLIC_VERSION_KEY) or 0
+    payload = found.get(payload_key)
+    now = timezone.now().timestamp()
+    if payload and payload["version"] >= version and (payload["valid_until"] is None or payload["valid_until"] > now):
+        return payload["body"]
+    if not cache.add(lock_key, 1, timeout=REBUILD_LOCK_SECONDS):
+        if payload:
+            return payload["body"]
+        rows, _ = build()  # nobody has a copy yet: answer without caching
+        return json.dumps(rows, ensure_ascii=False).encode()
+    try:
+        version = cache.get(PUBLIC_VERSION_KEY) or 0  # read before the data: a later change re-bumps it
+        rows, valid_until = build()
+        body = json.dumps(rows, ensure_ascii=False).encode()
+        cache.set(payload_key, {"version": version, "valid_until": valid_until, "body": body}, timeout=None)
+        return body
+    finally:
+        cache.delete(lock_key)
+
+
+def crowding_thresholds() -> tuple[int, int, int]:
+    municipality = current_municipality()
+    configured = municipality.setting("shelter_crowding_thresholds") if municipality else None
+    return tuple(configured) if configured else DEFAULT_THRESHOLDS
+
+
+def vacancy_level(*, is_open: bool, present: int, capacity: int, thresholds=DEFAULT_THRESHOLDS) -> str:
+    if not is_open:
+        return "closed"
+    if capacity <= 0:
+        return "available" if present == 0 else "full"
+    ratio = 100 * present / capacity
+    somewhat, crowded, full = thresholds
+    if ratio >= full:
+        return "full"
+    if ratio >= crowded:
+        return "crowded"
+    if ratio >= somewhat:
+        return "somewhat_crowded"
+    return "available"
+
+
+def _build_public_list() -> list[dict]:
+    thresholds = crowding_thresholds()
+    openings = {
+        o.shelter_id: o
+        for o in ShelterOpening.objects.filter(closed_at__isnull=True).select_related("disaster")
+        .annotate(present=Count("check_ins", filter=Q(check_ins__checked_out_at__isnull=True)),
+                  households=Count("check_ins__household_id", distinct=True,
+                                   filter=Q(check_ins__checked_out_at__isnull=True)),
+                  last_update=Max("check_ins__created_at"))
+    }
+    rows = []
+    for shelter in Shelter.objects.order_by("id"):
+        opening = openings.get(shelter.pk)
+        count = opening.present if opening else 0
+        rows.append({
+            "id": shelter.pk, "name": shelter.name, "kana": shelter.kana, "name_en": shelter.name_en,
+            "address": shelter.address, "latitude": shelter.latitude, "longitude": shelter.longitude,
+            "capacity": shelter.capacity, "hazards": shelter.hazards,
+            "is_designated_shelter": shelter.is_designated_shelter, "is_welfare_shelter": shelter.is_welfare_shelter,
+            "pets_allowed": shelter.pets_allowed, "car_stay_allowed": shelter.car_stay_allowed,
+            "phone": shelter.phone,
+            "status": "open" if opening else "closed",
+            "level": vacancy_level(is_open=opening is not None, present=count, capacity=shelter.capacity,
+                                   thresholds=thresholds),
+            "evacuees": count,
+            "households": opening.households if opening else 0,
+            "disaster": ({"id": opening.disaster_id, "name": opening.disaster.name, "type": opening.disaster.type}
+                         if opening else None),
+            "opened_at": opening.opened_at.isoformat() if opening else None,
+            "updated_at": (opening.last_update or opening.opened_at).isoformat() if opening else None,
+        })
+    return rows
+
+
+def shelter_public_list_json() -> bytes:
+    return cached_public("list", lambda: (_build_public_list(), None))
+
+
+def distance_km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
+    """Great-circle distance (haversine); plenty for "which shelter is nearest"."""
+    radius = 6371.0088
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    dphi, dlmb = math.radians(lat2 - lat1), math.radians(lng2 - lng1)
+    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlmb / 2) ** 2
+    return 2 * radius * math.asin(math.sqrt(a))
+
+
+def shelters_near(rows: list[dict], *, lat: float, lng: float) -> list[dict]:
+    result = []
+    for row in rows:
+        row = dict(row)
+        if row["latitude"] is not None and row["longitude"] is not None:
+            row["distance_km"] = round(distance_km(lat, lng, row["latitude"], row["longitude"]), 3)
+        else:
+            row["distance_km"] = None
+        result.append(row)
+    return sorted(result, key=lambda r: (r["distance_km"] is None, r["distance_km"] or 0))
+
+
+def _build_active_alerts() -> tuple[list[dict], float | None]:
+    now = timezone.now()
+    alerts = list(Alert.objects.filter(is_active=True).filter(Q(expires__isnull=True) | Q(expires__gt=now)))
+    rows = [{
+        "id": a.pk, "identifier": a.identifier, "msg_type": a.msg_type, "status": a.status, "event": a.event,
+        "urgency": a.urgency, "severity": a.severity, "certainty": a.certainty, "headline": a.headline,
+        "description": a.description, "instruction": a.instruction, "area": a.area_desc,
+        "district_ids": a.district_ids, "sent": a.sent.isoformat(),
+        "expires": a.expires.isoformat() if a.expires else None,
+    } for a in alerts]
+    # Expiry must take effect even without a new message: the copy is valid until the next expiry.
+    expiries = [a.expires.timestamp() for a in alerts if a.expires]
+    return rows, (min(expiries) if expiries else None)
+
+
+def active_alerts_json() -> bytes:
+    return cached_public("alerts", _build_active_alerts)
+
+
+def access_shelter(*, id: int) -> Shelter:
+    shelter = Shelter.objects.filter(pk=id).first()
+    if shelter is None:
+        raise ApiError("not_found", status_code=404)
+    return shelter
+
+
+def access_disaster(*, id: int) -> Disaster:
+    disaster = Disaster.objects.filter(pk=id).first()
+    if disaster is None:
+        raise ApiError("not_found", status_code=404)
+    return disaster
+
+
+def disaster_list():
+    return Disaster.objects.select_related("opened_by", "closed_by").annotate(
+        open_shelters=Count("openings", filter=Q(openings__closed_at__isnull=True)))
+
+
+def current_evacuees(*, shelter: Shelter):
+    return (CheckIn.objects.filter(opening__shelter=shelter, opening__closed_at__isnull=True,
+                                   checked_out_at__isnull=True)
+            .select_related("possible_duplicate_of__opening__shelter").order_by("-checked_in_at", "-id"))
+
+
+def uploaded_offline_items(*, shelter: Shelter, client_ids: list[str]) -> dict[str, list[CheckIn]]:
+    """Check-ins already uploaded for these offline items (and their household members), by item."""
+    prefixes = set(client_ids)
+    found: dict[str, list[CheckIn]] = {}
+    rows = CheckIn.objects.filter(opening__shelter=shelter, opening__closed_at__isnull=True).filter(
+        Q(client_item_id__in=prefixes) | Q(client_item_id__regex=r"#[0-9]+$")).select_related(
+        "possible_duplicate_of__opening__shelter").order_by("id")
+    for check_in in rows:
+        item = check_in.client_item_id.split("#", 1)[0]
+        if item in prefixes:
+            found.setdefault(item, []).append(check_in)
+    return found
+
+
+def disaster_report(*, disaster: Disaster) -> dict:
+    """災害対策本部 report: per shelter opening and in total. One aggregate query over check-ins."""
+    present = Q(check_ins__checked_out_at__isnull=True)
+    care = {f"care_{code}": Count("check_ins", filter=present & Q(check_ins__special_care__contains=[code]))
+            for code in SpecialCare.values}
+    openings = (ShelterOpening.objects.filter(disaster=disaster).select_related("shelter")
+                .annotate(evacuees=Count("check_ins", filter=present),
+                          households=Count("check_ins__household_id", filter=present, distinct=True),
+                          men=Count("check_ins", filter=present & Q(check_ins__sex=Sex.MALE)),
+                          women=Count("check_ins", filter=present & Q(check_ins__sex=Sex.FEMALE)),
+                          sex_other=Count("check_ins", filter=present & Q(check_ins__sex=Sex.OTHER)),
+                          special_care_any=Count("check_ins", filter=present & ~Q(check_ins__special_care=[])),
+                          pets=Sum("check_ins__pets", filter=present, default=0),
+                          total_checked_in=Count("check_ins"),
+                          last_update=Max("check_ins__created_at"),
+                          **care)
+                .order_by("shelter_id", "opened_at"))
+    thresholds = crowding_thresholds()
+    shelters = []
+    fields = ["evacuees", "households", "men", "women", "sex_other", "special_care_any", "pets",
+              "total_checked_in", *care]
+    totals = {name: 0 for name in fields}
+    for o in openings:
+        row = {name: getattr(o, name) for name in fields}
+        for name in fields:
+            totals[name] += row[name]
+        row.update(
+            shelter_id=o.shelter_id, shelter_name=o.shelter.name, capacity=o.shelter.capacity,
+            opened_at=o.opened_at.isoformat(), closed_at=o.closed_at.isoformat() if o.closed_at else None,
+            status="open" if o.closed_at is None else "closed",
+            level=vacancy_level(is_open=o.closed_at is None, present=o.evacuees, capacity=o.shelter.capacity,
+                                thresholds=thresholds),
+            infants=row[f"care_{SpecialCare.INFANT}"],
+            last_update=(o.last_update or o.opened_at).isoformat(),
+        )
+        shelters.append(row)
+    totals["infants"] = totals[f"care_{SpecialCare.INFANT}"]
+    totals["open_shelters"] = sum(1 for s in shelters if s["status"] == "open")
+    return {
+        "disaster": {"id": disaster.pk, "name": disaster.name, "type": disaster.type,
+                     "opened_at": disaster.opened_at.isoformat(),
+                     "closed_at": disaster.closed_at.isoformat() if disaster.closed_at else None},
+        "generated_at": timezone.now().isoformat(),
+        "shelters": shelters,
+        "totals": totals,
+    }
+
