@@ -2,8 +2,8 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from shelters.views import confirm_emergency_contact
 from miniapps.registry import registry as miniapp_registry
+from shelters.views import confirm_emergency_contact
 from superapp.views import healthz
 
 api_v1 = [
