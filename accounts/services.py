@@ -143,10 +143,16 @@ def resident_update_profile(*, user: User, **changes) -> User:
         changes["interests"] = _clean_interests(changes["interests"] or [])
     if "birth_year" in changes:
         _check_birth_year(changes["birth_year"])
+    district_before = user.district_id
     for field, value in changes.items():
         setattr(user, field, value)
     if changes:
         user.save(update_fields=list(changes))
+    if user.district_id != district_before:
+        # Devices follow the resident to the new district's FCM topics.
+        from notifications.services import resident_topics_changed
+
+        resident_topics_changed(user=user)
     return user
 
 

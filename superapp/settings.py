@@ -54,10 +54,10 @@ SHARED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_filters",
-    "citizen_id.jpki",  # J-LIS revocation lists, one copy for the whole installation
     # The shared catalog of external mini-apps: one table in the public schema that every
     # municipality reads, so one city can enable what another published.
     "miniapps.catalog",
+    "citizen_id.jpki",  # J-LIS revocation lists, one copy for the whole installation
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -66,13 +66,14 @@ TENANT_APPS = [
     "django.contrib.messages",
     "accounts",
     "admin_console",
-    "citizen_id",
-    "shelters",
     # The mini-app framework, then the built-in mini-apps (each declares its manifest in apps.py).
     "miniapps",
     "miniapps.announcements",
     "miniapps.feedback",
     "miniapps.garbage",
+    "notifications",
+    "citizen_id",
+    "shelters",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -208,11 +209,11 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "resident_signup": os.environ.get("RESIDENT_SIGNUP_RATE", "30/hour"),
         "staff_token": os.environ.get("STAFF_TOKEN_RATE", "60/hour"),
+        "feedback": os.environ.get("FEEDBACK_RATE", "20/hour"),
         "citizen_id_challenge": os.environ.get("CITIZEN_ID_CHALLENGE_RATE", "30/hour"),
         "citizen_id_enroll": os.environ.get("CITIZEN_ID_ENROLL_RATE", "20/hour"),
         "citizen_id_qr": os.environ.get("CITIZEN_ID_QR_RATE", "600/hour"),
         "citizen_id_verify": os.environ.get("CITIZEN_ID_VERIFY_RATE", "1200/minute"),
-        "feedback": os.environ.get("FEEDBACK_RATE", "20/hour"),
     },
     "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", "0")) or None,
     "PAGE_SIZE": 50,
@@ -273,11 +274,6 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=3, minute=17),
         "args": ("accounts.tasks.purge_expired_tokens",),
     },
-    "citizen-id-maintenance": {
-        "task": "tenants.tasks.fan_out",
-        "schedule": crontab(hour=4, minute=7),
-        "args": ("citizen_id.tasks.maintain",),
-    },
     "aggregate-miniapp-usage": {
         "task": "tenants.tasks.fan_out",
         "schedule": crontab(minute="*/10"),
@@ -285,14 +281,53 @@ CELERY_BEAT_SCHEDULE = {
     },
     "maintain-miniapp-signing-keys": {
         "task": "tenants.tasks.fan_out",
-        "schedule": crontab(hour=4, minute=37),
+        "schedule": crontab(hour=4, minute=7),
         "args": ("miniapps.tasks.maintain_signing_keys",),
     },
+    "citizen-id-maintenance": {
+        "task": "tenants.tasks.fan_out",
+        "schedule": crontab(hour=4, minute=7),
+        "args": ("citizen_id.tasks.maintain",),
+    },
 }
+CELERY_BEAT_SCHEDULE.update({
+    # Garbage-day reminders due in the last few minutes (idempotent per reminder group and date).
+    "garbage-reminders": {
+        "task": "tenants.tasks.fan_out",
+        "schedule": crontab(minute="*/5"),
+        "args": ("miniapps.garbage.tasks.send_due_reminders",),
+    },
+})
+CELERY_BEAT_SCHEDULE.update({
+    # Scheduled notifications whose time has come, and per-device fan-outs whose worker died.
+    "notifications-dispatch-due": {
+        "task": "tenants.tasks.fan_out",
+        "schedule": timedelta(seconds=int(os.environ.get("NOTIFICATIONS_TICK_SECONDS", "30"))),
+        "args": ("notifications.tasks.dispatch_due",),
+    },
+    # Safety net for FCM topic subscriptions whose on-commit sync failed.
+    "notifications-sync-topics": {
+        "task": "tenants.tasks.fan_out",
+        "schedule": crontab(minute="*/5"),
+        "args": ("notifications.tasks.sync_topic_subscriptions",),
+    },
+})
+# Disaster notifications travel on their own queue; run a worker that consumes only it (plus the
+# routine workers on "disaster,default") so a flood warning never waits behind garbage reminders.
+CELERY_DISASTER_QUEUE = os.environ.get("CELERY_DISASTER_QUEUE", "disaster")
+# Unacknowledged tasks of a worker that died are redelivered after this long (kombu Redis transport).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))}
 # A worker writes a heartbeat to Redis this often; /healthz reports Celery down after CELERY_HEALTH_STALE.
 CELERY_HEARTBEAT_SECONDS = 5
 CELERY_HEALTH_STALE_SECONDS = int(os.environ.get("CELERY_HEALTH_STALE_SECONDS", "30"))
 
+# --- Mini-apps: launch tokens for external mini-apps (see miniapps/sso.py) ------------------------
+MINIAPPS_LAUNCH_TOKEN_TTL_SECONDS = int(os.environ.get("MINIAPPS_LAUNCH_TOKEN_TTL_SECONDS", "300"))
+# Encrypts the stored signing keys. Set it in production: the SECRET_KEY fallback means rotating
+# SECRET_KEY replaces every municipality's signing key (harmless for 5-minute tokens, but noisy).
+MINIAPPS_SIGNING_KEY_PASSPHRASE = os.environ.get("MINIAPPS_SIGNING_KEY_PASSPHRASE", "") or SECRET_KEY
+MINIAPPS_SIGNING_KEY_ROTATION_DAYS = int(os.environ.get("MINIAPPS_SIGNING_KEY_ROTATION_DAYS", "90"))
+MINIAPPS_SIGNING_KEY_RETIRED_KEEP_DAYS = int(os.environ.get("MINIAPPS_SIGNING_KEY_RETIRED_KEEP_DAYS", "2"))
 # --- Digital citizen ID (citizen_id) -------------------------------------------------------------
 # PEM files of the JPKI signing CA certificates (J-LIS), comma-separated; several during CA renewal.
 JPKI_TRUST_ANCHORS = env_list("JPKI_TRUST_ANCHORS")
@@ -319,13 +354,6 @@ CITIZEN_ID_VERIFY_ROLES = {
     "event": ["shelter_staff", "disaster_staff", "community_moderator"],
     "counter": ["municipality_admin"],
 }
-# --- Mini-apps: launch tokens for external mini-apps (see miniapps/sso.py) ------------------------
-MINIAPPS_LAUNCH_TOKEN_TTL_SECONDS = int(os.environ.get("MINIAPPS_LAUNCH_TOKEN_TTL_SECONDS", "300"))
-# Encrypts the stored signing keys. Set it in production: the SECRET_KEY fallback means rotating
-# SECRET_KEY replaces every municipality's signing key (harmless for 5-minute tokens, but noisy).
-MINIAPPS_SIGNING_KEY_PASSPHRASE = os.environ.get("MINIAPPS_SIGNING_KEY_PASSPHRASE", "") or SECRET_KEY
-MINIAPPS_SIGNING_KEY_ROTATION_DAYS = int(os.environ.get("MINIAPPS_SIGNING_KEY_ROTATION_DAYS", "90"))
-MINIAPPS_SIGNING_KEY_RETIRED_KEEP_DAYS = int(os.environ.get("MINIAPPS_SIGNING_KEY_RETIRED_KEEP_DAYS", "2"))
 
 # --- Email --------------------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
@@ -335,6 +363,23 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "no-reply@superapp.example")
+
+# --- Push (FCM through firebase-admin) ----------------------------------------------------------
+# FCM_ENDPOINT points firebase-admin at another FCM HTTP v1 server, e.g. the fake one from
+# `manage.py fake_fcm --port 9099` (http://127.0.0.1:9099); empty means Google's. A municipality
+# with its own Firebase project sets settings["firebase"] = {"project_id", "credentials_file"};
+# the others use FCM_PROJECT_ID with FCM_CREDENTIALS_FILE, or anonymous credentials (fake server).
+FCM_ENDPOINT = os.environ.get("FCM_ENDPOINT", "")
+FCM_PROJECT_ID = os.environ.get("FCM_PROJECT_ID", "superapp-local")
+FCM_CREDENTIALS_FILE = os.environ.get("FCM_CREDENTIALS_FILE", "")
+FCM_HTTP_TIMEOUT_SECONDS = int(os.environ.get("FCM_HTTP_TIMEOUT_SECONDS", "30"))
+NOTIFICATIONS_CHUNK_SIZE = 500  # tokens per send_each call (FCM's limit)
+NOTIFICATIONS_MAX_ATTEMPTS = int(os.environ.get("NOTIFICATIONS_MAX_ATTEMPTS", "5"))
+NOTIFICATIONS_RETRY_BASE_SECONDS = float(os.environ.get("NOTIFICATIONS_RETRY_BASE_SECONDS", "2"))
+# A fan-out that made no progress this long (its worker died) is resumed by the beat tick.
+NOTIFICATIONS_STALL_SECONDS = int(os.environ.get("NOTIFICATIONS_STALL_SECONDS", "300"))
+# The inbox shows broadcasts from this many days before a resident joined.
+NOTIFICATIONS_INBOX_BACKFILL_DAYS = int(os.environ.get("NOTIFICATIONS_INBOX_BACKFILL_DAYS", "30"))
 
 # --- Security -----------------------------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True

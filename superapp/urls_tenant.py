@@ -2,17 +2,18 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from miniapps.registry import registry as miniapp_registry
 from shelters.views import confirm_emergency_contact
+from miniapps.registry import registry as miniapp_registry
 from superapp.views import healthz
 
 api_v1 = [
     path("", include("accounts.api.urls")),
-    path("", include("citizen_id.api.urls")),
-    path("", include("shelters.api.urls")),
+    path("", include("notifications.api.urls")),
     path("", include("miniapps.api.urls")),
     # Each built-in mini-app's API, mounted where its manifest says (MiniAppConfig.api_mount).
     *miniapp_registry.api_urlpatterns(),
+    path("", include("citizen_id.api.urls")),
+    path("", include("shelters.api.urls")),
 ]
 
 urlpatterns = [

@@ -44,6 +44,22 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "conflict": ("既に存在します。", "It already exists."),
     "service_unavailable": ("サービスが一時的に利用できません。", "The service is temporarily unavailable."),
     "bad_request": ("不正なリクエストです。", "Bad request."),
+    "miniapp_disabled": ("このミニアプリは現在利用できません。", "This mini-app is disabled."),
+    "consent_required": ("このミニアプリに情報を提供するには、あなたの同意が必要です。",
+                         "The resident's consent is needed before this mini-app receives their information."),
+    "usage_batch_too_large": ("一度に送信できる利用イベントは500件までです。",
+                              "A usage batch holds at most 500 events."),
+    # garbage calendar (miniapps.garbage)
+    "pickup_day_full": ("この収集日は予約がいっぱいです。別の日を選んでください。",
+                        "This pickup day is fully booked; please choose another day."),
+    "pickup_day_past": ("この収集日は過ぎています。", "This pickup day is in the past."),
+    "booking_closed": ("この収集日の受付は締め切りました（収集日の2開庁日前まで）。",
+                       "Bookings for this day are closed (they close two working days before)."),
+    "cancellation_closed": ("取消の期限（収集日の2開庁日前）を過ぎています。市役所へお電話ください。",
+                            "The cancellation deadline (two working days before) has passed; please call the city office."),
+    "booking_already_cancelled": ("この予約は既に取り消されています。", "This booking is already cancelled."),
+    "invalid_device_token": ("端末の登録トークンが不正です。", "The device registration token is not valid."),
+    "empty_audience": ("配信対象に該当する住民がいません。", "No resident matches this audience."),
     # Digital citizen ID: enrolment refusals
     "nonce_invalid": ("チャレンジが無効です。もう一度最初からやり直してください。",
                       "The challenge is invalid, expired or already used; start again."),
@@ -87,12 +103,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
                              "The same request is being processed; retry shortly."),
     "invalid_cap": ("CAPメッセージに誤りがあります。", "The CAP message is invalid."),
     "unknown_cap_reference": ("参照先のアラートが見つかりません。", "The referenced alert is unknown."),
-    # Mini-apps
-    "miniapp_disabled": ("このミニアプリは現在利用できません。", "This mini-app is disabled."),
-    "consent_required": ("このミニアプリに情報を提供するには、あなたの同意が必要です。",
-                         "The resident's consent is needed before this mini-app receives their information."),
-    "usage_batch_too_large": ("一度に送信できる利用イベントは500件までです。",
-                              "A usage batch holds at most 500 events."),
 }
 
 

@@ -37,6 +37,14 @@ class Command(BaseCommand):
                 token = resident_create(nickname="デモ住民", district=District.objects.first(),
                                         birth_year=1985, interests=["子育て", "防災"],
                                         device_label="demo banner").raw
+            # --- garbage calendar (miniapps.garbage): Saga's real 5374 data, pickup days, reminders ---
+            if label == "saga":
+                from miniapps.garbage.datasets import saga_5374_dir
+                from miniapps.garbage.demo import seed_garbage_demo
+
+                with schema_context(result.municipality.schema_name):
+                    for line in seed_garbage_demo(data_dir=saga_5374_dir()):
+                        self.stdout.write(line)
             lines.append(f"\n{spec['name']} ({spec['name_en']})  http://{host}{port}/")
             lines.append(f"  console  http://{host}{port}/console/   API docs http://{host}{port}/api/docs/")
             lines.append(f"  admin    {admin_email} / {DEMO_PASSWORD}")
