@@ -37,7 +37,7 @@ def test_the_installed_builtin_miniapps_are_registered():
     assert feedback.name_ja == "ご意見投稿" and feedback.category == "city_hall"
     assert feedback.api_path == "/api/v1/feedback/" and feedback.console_path == "/console/feedback/"
     assert feedback.staff_roles == ("municipality_admin", "community_moderator")
-    assert [manifest.id for manifest in registry.console_entries()] == ["announcements", "feedback"]
+    assert [manifest.id for manifest in registry.console_entries()] == ["announcements", "garbage", "feedback"]
 
 
 def test_a_valid_manifest():
