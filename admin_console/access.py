@@ -52,6 +52,11 @@ SECTIONS: tuple[Section, ...] = (
     Section("garbage", _("ごみカレンダー"), (Role.MUNICIPALITY_ADMIN,), "garbage:index",
             _("収集日の臨時変更・分別区分・粗大ごみ収集日と予約")),
     Section("miniapps", _("ミニアプリ"), (Role.MUNICIPALITY_ADMIN,), None, _("カタログ・お知らせ・ご意見")),
+    # Built-in mini-apps' pages (mounted from their manifests; roles = the manifest's staff_roles).
+    Section("announcements", _("お知らせ"), (Role.MUNICIPALITY_ADMIN, Role.DISASTER_STAFF),
+            "announcements_console:index", _("アプリのお知らせ・ポップアップの掲載")),
+    Section("feedback", _("ご意見"), (Role.MUNICIPALITY_ADMIN, Role.COMMUNITY_MODERATOR), "feedback_console:inbox",
+            _("住民からのご意見への回答")),
     Section("exports", _("データ出力"), (Role.ANALYST,), None, _("CSV・Parquet・Hyper 形式の出力")),
     # Municipality administration.
     Section("districts", _("校区"), (Role.MUNICIPALITY_ADMIN,), "console:districts", _("小学校区の追加・名称変更")),

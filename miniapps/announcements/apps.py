@@ -17,7 +17,7 @@ class AnnouncementsConfig(MiniAppConfig):
     icon = "campaign"
     api_mount = "announcements/"
     staff_api_mount = "announcements/"
-    console_mount = None  # console pages: see the feedback mini-app for the pattern
+    console_mount = "announcements/"
     staff_roles = (Role.MUNICIPALITY_ADMIN, Role.DISASTER_STAFF)
     default_enabled = True
     order = 10

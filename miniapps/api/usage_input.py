@@ -14,7 +14,9 @@ _MAX_ID = 50
 
 def parse_usage_batch(data: object) -> list[UsageEventInput]:
     """`{"events": [{"miniapp": str, "kind": "opened"|"tapped", "at": ISO 8601 with offset}, ...]}`
-    → events, or ApiError: 413 over the limit, 400 naming each bad field (`events.3.at`)."""
+    → events, or ApiError 400: usage_batch_too_large over the limit (nothing is stored), else
+    validation_error naming each bad field (`events.3.at`). (400 rather than 413: the client must
+    fix the batch, and OpenAPI tools treat 400 as the rejection of schema-violating input.)"""
     if not isinstance(data, dict):
         raise ApiError("validation_error", fields={"non_field_errors": [
             "JSONオブジェクトを送ってください / Send a JSON object."]})
@@ -23,7 +25,7 @@ def parse_usage_batch(data: object) -> list[UsageEventInput]:
         raise ApiError("validation_error", fields={"events": [
             "イベントの配列が必要です / A list of events is required."]})
     if len(events) > USAGE_BATCH_LIMIT:
-        raise ApiError("usage_batch_too_large", status_code=413, fields={"events": [
+        raise ApiError("usage_batch_too_large", status_code=400, fields={"events": [
             f"{len(events)}件は上限{USAGE_BATCH_LIMIT}件を超えています / {len(events)} events exceed the limit of {USAGE_BATCH_LIMIT}."]})
     parsed: list[UsageEventInput] = []
     errors: dict[str, list[str]] = {}

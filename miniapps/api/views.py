@@ -88,8 +88,9 @@ class LaunchApi(APIView):
     def post(self, request, miniapp_id: str):
         data = s.LaunchInput(data=request.data)
         data.is_valid(raise_exception=True)
+        issuer = _issuer(request)
         result = services.miniapp_launch(
-            user=request.user, miniapp_id=miniapp_id, issuer=_issuer(request),
+            user=request.user, miniapp_id=miniapp_id, issuer=issuer,
             municipality_code=request.tenant.code, consent=data.validated_data.get("consent"))
         item, token = result.item, result.token
         body = {"miniapp": item.id, "kind": item.kind, "api_url": item.api_path, "launch_url": item.launch_url,
@@ -100,7 +101,7 @@ class LaunchApi(APIView):
             query = "&".join(filter(None, [parts.query, urlencode({"launch_token": token.token})]))
             body.update(url=urlunsplit(parts._replace(query=query)), token=token.token, expires_at=token.expires_at,
                         expires_in=int((token.expires_at - timezone.now()).total_seconds()),
-                        jwks_uri=f"{_issuer(request)}miniapps/keys/")
+                        jwks_uri=f"{issuer}miniapps/keys/")
         return Response(s.LaunchOutput(body).data)
 
 
@@ -125,7 +126,8 @@ class UsageApi(APIView):
 
     @extend_schema(
         request=s.UsageBatchInput, tags=["miniapps"],
-        responses={202: s.UsageAcceptedOutput, 413: _error("usage_batch_too_large: more than 500 events")},
+        responses={202: s.UsageAcceptedOutput,
+                   400: _error("validation_error naming the bad events, or usage_batch_too_large (over 500)")},
         description="A batch of up to 500 usage events, stored in one insert or not at all.")
     def post(self, request):
         events = parse_usage_batch(request.data)

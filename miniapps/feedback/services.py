@@ -12,7 +12,6 @@ from superapp.api.errors import ApiError
 from .models import Feedback
 
 
-@transaction.atomic
 def feedback_submit(*, user: User, category: str, text: str, miniapp_id: str = "", reply_email: str = "") -> Feedback:
     text = text.strip()
     if not text:

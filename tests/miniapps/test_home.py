@@ -122,17 +122,52 @@ def test_home_screen_query_count_is_constant(saga):
     client = saga.client("resident")
     client.put("/api/v1/me/home/", {"favourites": ["garbage"]}, format="json")
     client.get("/api/v1/miniapps/")
-    # search_path, token, the catalog (entries joined with the shared catalog and publishers),
-    # the layouts (the resident's and the default in one)
-    with assert_num_queries(4):
+    # search_path, token, the layouts (the resident's and the default) with the catalog generation;
+    # the catalog itself comes from this process's memory while its generation is unchanged
+    with assert_num_queries(3):
         client.get("/api/v1/miniapps/")
     for index in range(12):
         external_app(saga, f"saga-extra-{index}")
         add_to_catalog(saga, f"saga-extra-{index}")
     set_enabled(saga, "feedback", False)
+    # The first request after a change reads the catalog again: entries joined with the shared
+    # catalog and publishers, one query however many mini-apps.
     with assert_num_queries(4):
         body = client.get("/api/v1/miniapps/").json()
-    assert len(_ids(body)["tourism_events"]) == 12
+    assert len(_ids(body)["tourism_events"]) == 12 and "feedback" not in _ids(body)["city_hall"]
+    with assert_num_queries(3):
+        assert client.get("/api/v1/miniapps/").json() == body
+
+
+def test_a_change_by_another_municipality_reaches_the_cached_home_screen(saga, kanzaki):
+    external_app(kanzaki, "kanzaki-cached")
+    add_to_catalog(saga, "kanzaki-cached")
+    client = saga.client("resident")
+    assert "kanzaki-cached" in _ids(client.get("/api/v1/miniapps/").json())["tourism_events"]
+    from miniapps import services
+    from miniapps.catalog.models import ExternalMiniApp
+
+    with kanzaki.schema():
+        services.external_miniapp_update(app=ExternalMiniApp.objects.get(slug="kanzaki-cached"),
+                                         acting_user=kanzaki.admin, name="新しい名前", category="health")
+    body = client.get("/api/v1/miniapps/").json()
+    health = next(category for category in body["categories"] if category["id"] == "health")
+    assert [(app["id"], app["name"]) for app in health["miniapps"]] == [("kanzaki-cached", "新しい名前")]
+
+
+def test_the_cached_catalog_is_only_used_at_its_own_generation(saga):
+    from miniapps import selectors
+
+    client = saga.client("resident")
+    real = client.get("/api/v1/miniapps/").json()
+    schema = saga.schema_name
+    generation, catalog = selectors._home_catalogs[schema]
+    bogus = selectors.HomeCatalog(ids=(), id_set=frozenset(), categories=(), known=frozenset())
+    selectors._home_catalogs[schema] = (("another", "generation"), bogus)
+    assert client.get("/api/v1/miniapps/").json() == real  # rebuilt, not the bogus one
+    selectors._home_catalogs[schema] = (generation, bogus)
+    assert client.get("/api/v1/miniapps/").json()["categories"] == []  # proof the cache is what is served
+    selectors._home_catalogs.pop(schema)
 
 
 def test_put_home_query_count(saga):

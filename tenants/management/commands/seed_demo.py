@@ -4,6 +4,7 @@ from __future__ import annotations
 import random
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django_tenants.utils import schema_context
 
@@ -50,6 +51,7 @@ class Command(BaseCommand):
             for prefix, _name, roles in STAFF:
                 lines.append(f"  {roles[0]:<20} {prefix}@{label}.example / {DEMO_PASSWORD}")
             lines.append(f"  demo resident token (new each start): {token}")
+        call_command("seed_miniapps_demo", stdout=self.stdout)
         self.stdout.write(self.style.SUCCESS("\nDemo logins / デモ用ログイン" + "\n".join(lines)))
 
     def _seed_shelters(self, path) -> None:

@@ -1,0 +1,1 @@
+"""A mini-app used only by the manifest tests (never installed)."""
