@@ -57,7 +57,7 @@ SECTIONS: tuple[Section, ...] = (
             "announcements_console:index", _("アプリのお知らせ・ポップアップの掲載")),
     Section("feedback", _("ご意見"), (Role.MUNICIPALITY_ADMIN, Role.COMMUNITY_MODERATOR), "feedback_console:inbox",
             _("住民からのご意見への回答")),
-    Section("exports", _("データ出力"), (Role.ANALYST,), None, _("CSV・Parquet・Hyper 形式の出力")),
+    Section("exports", _("データ出力"), (Role.ANALYST,), "analytics_console:exports", _("CSV・Parquet・Hyper 形式の出力")),
     # Municipality administration.
     Section("districts", _("校区"), (Role.MUNICIPALITY_ADMIN,), "console:districts", _("小学校区の追加・名称変更")),
     Section("staff", _("職員"), (Role.MUNICIPALITY_ADMIN,), "console:staff_list", _("招待・役割・無効化")),

@@ -76,6 +76,7 @@ TENANT_APPS = [
     "miniapps.attendance",
     "citizen_id",
     "shelters",
+    "analytics",  # data platform: aggregates, exports, open data (after the apps it reads)
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -337,6 +338,20 @@ CELERY_BEAT_SCHEDULE.update({
         "args": ("notifications.tasks.sync_topic_subscriptions",),
     },
 })
+CELERY_BEAT_SCHEDULE.update({
+    # Data platform: rebuild the daily facts that changed, then start the scheduled exports due today.
+    "analytics-nightly": {
+        "task": "tenants.tasks.fan_out",
+        "schedule": crontab(hour=1, minute=10),
+        "args": ("analytics.tasks.nightly",),
+    },
+    # Expired export files deleted, exports of dead workers failed, open-data update times refreshed.
+    "analytics-maintenance": {
+        "task": "tenants.tasks.fan_out",
+        "schedule": crontab(minute=23),
+        "args": ("analytics.tasks.maintain",),
+    },
+})
 # Disaster notifications travel on their own queue; run a worker that consumes only it (plus the
 # routine workers on "disaster,default") so a flood warning never waits behind garbage reminders.
 CELERY_DISASTER_QUEUE = os.environ.get("CELERY_DISASTER_QUEUE", "disaster")
@@ -349,13 +364,6 @@ if os.environ.get("CELERY_UNACKED_RESTORE_SECONDS"):  # how often workers look f
 CELERY_HEARTBEAT_SECONDS = 5
 CELERY_HEALTH_STALE_SECONDS = int(os.environ.get("CELERY_HEALTH_STALE_SECONDS", "30"))
 
-# --- Mini-apps: launch tokens for external mini-apps (see miniapps/sso.py) ------------------------
-MINIAPPS_LAUNCH_TOKEN_TTL_SECONDS = int(os.environ.get("MINIAPPS_LAUNCH_TOKEN_TTL_SECONDS", "300"))
-# Encrypts the stored signing keys. Set it in production: the SECRET_KEY fallback means rotating
-# SECRET_KEY replaces every municipality's signing key (harmless for 5-minute tokens, but noisy).
-MINIAPPS_SIGNING_KEY_PASSPHRASE = os.environ.get("MINIAPPS_SIGNING_KEY_PASSPHRASE", "") or SECRET_KEY
-MINIAPPS_SIGNING_KEY_ROTATION_DAYS = int(os.environ.get("MINIAPPS_SIGNING_KEY_ROTATION_DAYS", "90"))
-MINIAPPS_SIGNING_KEY_RETIRED_KEEP_DAYS = int(os.environ.get("MINIAPPS_SIGNING_KEY_RETIRED_KEEP_DAYS", "2"))
 # --- Digital citizen ID (citizen_id) -------------------------------------------------------------
 # PEM files of the JPKI signing CA certificates (J-LIS), comma-separated; several during CA renewal.
 JPKI_TRUST_ANCHORS = env_list("JPKI_TRUST_ANCHORS")
@@ -382,6 +390,33 @@ CITIZEN_ID_VERIFY_ROLES = {
     "event": ["shelter_staff", "disaster_staff", "community_moderator"],
     "counter": ["municipality_admin"],
 }
+# --- Mini-apps: launch tokens for external mini-apps (see miniapps/sso.py) ------------------------
+MINIAPPS_LAUNCH_TOKEN_TTL_SECONDS = int(os.environ.get("MINIAPPS_LAUNCH_TOKEN_TTL_SECONDS", "300"))
+# Encrypts the stored signing keys. Set it in production: the SECRET_KEY fallback means rotating
+# SECRET_KEY replaces every municipality's signing key (harmless for 5-minute tokens, but noisy).
+MINIAPPS_SIGNING_KEY_PASSPHRASE = os.environ.get("MINIAPPS_SIGNING_KEY_PASSPHRASE", "") or SECRET_KEY
+MINIAPPS_SIGNING_KEY_ROTATION_DAYS = int(os.environ.get("MINIAPPS_SIGNING_KEY_ROTATION_DAYS", "90"))
+MINIAPPS_SIGNING_KEY_RETIRED_KEEP_DAYS = int(os.environ.get("MINIAPPS_SIGNING_KEY_RETIRED_KEEP_DAYS", "2"))
+
+# --- Data platform (analytics) ------------------------------------------------------------------
+# Finished exports can be downloaded this long; named operational lists (personal data) only this many hours.
+ANALYTICS_EXPORT_TTL_DAYS = int(os.environ.get("ANALYTICS_EXPORT_TTL_DAYS", "7"))
+ANALYTICS_NAMED_LIST_TTL_HOURS = int(os.environ.get("ANALYTICS_NAMED_LIST_TTL_HOURS", "24"))
+ANALYTICS_MAX_RANGE_DAYS = int(os.environ.get("ANALYTICS_MAX_RANGE_DAYS", "366"))
+ANALYTICS_MAX_ACTIVE_EXPORTS = int(os.environ.get("ANALYTICS_MAX_ACTIVE_EXPORTS", "3"))  # queued or running, per person
+# A running export that reported no progress for this long is considered lost (worker died).
+ANALYTICS_EXPORT_STALE_SECONDS = int(os.environ.get("ANALYTICS_EXPORT_STALE_SECONDS", "900"))
+# The longest an export's query may run before PostgreSQL cancels it (the job fails saying so).
+ANALYTICS_EXPORT_TIMEOUT_SECONDS = float(os.environ.get("ANALYTICS_EXPORT_TIMEOUT_SECONDS", "3600"))
+# Nightly: days back the facts other than usage are rebuilt (pushes are opened for days, reports corrected).
+ANALYTICS_REBUILD_WINDOW_DAYS = int(os.environ.get("ANALYTICS_REBUILD_WINDOW_DAYS", "14"))
+# Streaming sizes: CSV block pyarrow parses at once, Parquet row group, rows per Hyper load.
+ANALYTICS_CSV_BLOCK_BYTES = int(os.environ.get("ANALYTICS_CSV_BLOCK_BYTES", str(1 << 20)))
+ANALYTICS_PARQUET_ROW_GROUP = int(os.environ.get("ANALYTICS_PARQUET_ROW_GROUP", "65536"))
+ANALYTICS_HYPER_CHUNK_ROWS = int(os.environ.get("ANALYTICS_HYPER_CHUNK_ROWS", "262144"))
+ANALYTICS_PROGRESS_ROWS = int(os.environ.get("ANALYTICS_PROGRESS_ROWS", "10000"))
+# Where exports are written before they are moved into the municipality's storage (default: the system temp dir).
+ANALYTICS_WORK_DIR = os.environ.get("ANALYTICS_WORK_DIR", "")
 
 # --- Email --------------------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")

@@ -2,18 +2,19 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from shelters.views import confirm_emergency_contact
 from miniapps.registry import registry as miniapp_registry
+from shelters.views import confirm_emergency_contact
 from superapp.views import healthz
 
 api_v1 = [
     path("", include("accounts.api.urls")),
-    path("", include("notifications.api.urls")),
+    path("", include("citizen_id.api.urls")),
     path("", include("miniapps.api.urls")),
     # Each built-in mini-app's API, mounted where its manifest says (MiniAppConfig.api_mount).
     *miniapp_registry.api_urlpatterns(),
-    path("", include("citizen_id.api.urls")),
+    path("", include("notifications.api.urls")),
     path("", include("shelters.api.urls")),
+    path("", include("analytics.api.urls")),
 ]
 
 urlpatterns = [
@@ -25,8 +26,9 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema", authentication_classes=[], permission_classes=[]),
          name="api-redoc"),
     path("console/", include("admin_console.urls")),
-    path("contacts/confirm/<str:token>/", confirm_emergency_contact, name="emergency-contact-confirm"),
     path("console/", include(miniapp_registry.console_urlpatterns())),
+    path("console/analytics/", include("analytics.console.urls")),
+    path("contacts/confirm/<str:token>/", confirm_emergency_contact, name="emergency-contact-confirm"),
 ]
 
 handler400 = "superapp.api.errors.handler400"

@@ -132,6 +132,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
                    "The last municipality admin cannot lose that role; make someone else an admin first."),
     "invalid_invite_link": ("このリンクは無効か、期限切れか、既に使われています。管理者に再送を依頼してください。",
                             "This link is invalid, expired or already used; ask an admin to send a new one."),
+    # Mini-apps
     "disaster_closed": ("この災害は既に終了しています。", "This disaster is already closed."),
     "shelter_not_open": ("この避難所は開設されていません。", "This shelter is not open."),
     "shelter_open_for_other_disaster": ("この避難所は別の災害で開設中です。", "This shelter is open for another disaster."),
@@ -143,6 +144,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
                              "The same request is being processed; retry shortly."),
     "invalid_cap": ("CAPメッセージに誤りがあります。", "The CAP message is invalid."),
     "unknown_cap_reference": ("参照先のアラートが見つかりません。", "The referenced alert is unknown."),
+    # garbage calendar (miniapps.garbage)
+    # 学校出欠連絡 (miniapps.attendance)
+    # Data platform (analytics)
+    "dataset_unavailable": ("このデータセットの元データはこの環境にありません。",
+                            "This dataset's source is not installed here."),
+    "export_too_many": ("実行中の出力が多すぎます。終わってから次の出力を始めてください。",
+                        "You have too many exports queued or running; wait for one to finish."),
+    "export_not_ready": ("ファイルはまだできていません（作成中か、失敗しました）。",
+                         "The file is not ready (still running, or the export failed)."),
+    "export_expired": ("ダウンロードの期限が切れました。もう一度出力してください。",
+                       "The download has expired; run the export again."),
 }
 
 
