@@ -8,6 +8,12 @@ COPY . /src
 RUN rm -rf /src/.git /src/.venv /src/.demo /src/.test-services /src/media /src/staticfiles \
         /src/test-artifacts /src/*.egg-info
 
+# htmx for the console, from the npm registry at the version package-lock.json pins.
+FROM node:20-slim AS assets
+WORKDIR /assets
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -24,7 +30,11 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
     && rm /tmp/requirements.txt
 
 COPY --from=source /src /app
-RUN pip install --no-deps . \
+COPY --from=assets /assets/node_modules /app/node_modules
+RUN apt-get update && apt-get install -y --no-install-recommends gettext \
+    && pip install --no-deps . \
+    && python manage.py compilemessages --ignore 'node_modules/*' \
+    && apt-get purge -y gettext && apt-get autoremove -y && rm -rf /var/lib/apt/lists/* \
     && python manage.py collectstatic --noinput \
     && mkdir -p /app/media \
     && chown app:app /app/media

@@ -13,7 +13,7 @@ S ?=
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test bench fuzz migrate shell clean
+.PHONY: help demo test bench fuzz migrate shell clean assets messages browser
 
 help: ## Show this help
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -24,10 +24,25 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install -e '.[dev]'
 	touch $@
 
-demo: $(VENV)/.installed ## Run the whole platform with demo data (PORT=8000 unless set)
+# Front-end files served as static files (htmx), from the npm registry: package-lock.json pins them.
+node_modules/.installed: package.json package-lock.json
+	command -v npm >/dev/null || ($(SUDO) apt-get update && $(SUDO) apt-get install -y npm)
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+assets: node_modules/.installed ## Install the console's static files from npm (htmx)
+
+messages: $(VENV)/.installed ## Compile the UI translations (locale/*/LC_MESSAGES/django.po -> .mo)
+	command -v msgfmt >/dev/null || ($(SUDO) apt-get update && $(SUDO) apt-get install -y gettext)
+	$(PY) manage.py compilemessages --ignore '.venv/*' --ignore 'node_modules/*'
+
+browser: ## Debian's Chromium (and a Japanese font for screenshots) for the browser tests
+	test -x /usr/bin/chromium || ($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium fonts-ipafont-gothic)
+
+demo: $(VENV)/.installed assets messages ## Run the whole platform with demo data (PORT=8000 unless set)
 	$(LAUNCH) demo
 
-test: $(VENV)/.installed ## Run the test suite (extra pytest arguments: ARGS='-k tenant')
+test: $(VENV)/.installed assets messages browser ## Run the test suite (extra pytest arguments: ARGS='-k tenant')
 	$(LAUNCH) test -- -n 2 -p xdist $(ARGS)
 
 bench: $(VENV)/.installed ## Run the load benchmarks with wrk (one scenario: S=<name>)

@@ -12,7 +12,6 @@ class Role(models.TextChoices):
     TEACHER = "teacher", "教員 / Teacher"
     COMMUNITY_MODERATOR = "community_moderator", "地域モデレーター / Community moderator"
     ANALYST = "analyst", "データ分析担当 / Analyst"
-    SANITATION_STAFF = "sanitation_staff", "環境・ごみ担当 / Sanitation staff"
 
 
 ALL_ROLES: tuple[str, ...] = tuple(Role.values)

@@ -1,6 +1,8 @@
 """Reads for accounts."""
 from __future__ import annotations
 
+from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.db import connection
@@ -101,20 +103,21 @@ def audit_action_names() -> list[str]:
 _ACTIVE_RESIDENTS = Q(kind=User.Kind.RESIDENT, is_active=True)
 
 
-def resident_count() -> int:
-    return User.objects.filter(_ACTIVE_RESIDENTS).count()
+@dataclass(frozen=True)
+class ResidentAggregate:
+    total: int
+    by_district: dict[int | None, int]  # district id (None: chose none) → active residents
+    by_birth_year: dict[int | None, int]  # birth year (None: not given) → active residents
 
 
-def resident_counts_by_district() -> tuple[list[tuple[District, int]], int]:
-    """Active residents per district in district order, and the number who chose none. Two queries."""
-    rows = list(District.objects.annotate(
-        n=Count("residents", filter=Q(residents__kind=User.Kind.RESIDENT, residents__is_active=True))
-    ).order_by("sort_order", "id"))
-    unassigned = User.objects.filter(_ACTIVE_RESIDENTS, district__isnull=True).count()
-    return [(district, district.n) for district in rows], unassigned
-
-
-def resident_counts_by_birth_year() -> dict[int | None, int]:
-    """Active residents per birth year (None: not given). One query, at most ~130 rows."""
-    rows = User.objects.filter(_ACTIVE_RESIDENTS).values("birth_year").annotate(n=Count("id")).order_by()
-    return {row["birth_year"]: row["n"] for row in rows}
+def resident_aggregate() -> ResidentAggregate:
+    """Active residents counted by district and birth year in one pass over the residents (one
+    query, at most districts × years rows): the dashboard's charts and totals all come from it."""
+    rows = (User.objects.filter(_ACTIVE_RESIDENTS).values_list("district_id", "birth_year")
+            .annotate(n=Count("id")).order_by())
+    total, by_district, by_birth_year = 0, defaultdict(int), defaultdict(int)
+    for district_id, birth_year, n in rows:
+        total += n
+        by_district[district_id] += n
+        by_birth_year[birth_year] += n
+    return ResidentAggregate(total, dict(by_district), dict(by_birth_year))

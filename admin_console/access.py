@@ -43,11 +43,20 @@ SECTIONS: tuple[Section, ...] = (
             _("住民数、校区別・年代別の集計")),
     # Pages built in their own apps; their branches set `url_name` when they land.
     Section("notifications", _("お知らせ配信"), (Role.DISASTER_STAFF,), None, _("プッシュ通知の作成・予約・配信状況")),
-    Section("shelters", _("避難所"), (Role.DISASTER_STAFF, Role.SHELTER_STAFF), None, _("開設・受付・避難者数")),
+    Section("shelters", _("避難所"), (Role.DISASTER_STAFF, Role.SHELTER_STAFF), "console:shelters",
+            _("避難所の状況と受付")),
+    Section("disaster_control", _("災害対応"), (Role.DISASTER_STAFF,), "console:disaster_control",
+            _("災害の開始・終了、避難所の開設・閉鎖、本部集計")),
     Section("attendance", _("出欠連絡"), (Role.TEACHER,), None, _("学級ごとの欠席・遅刻連絡")),
     Section("community", _("地域掲示板"), (Role.COMMUNITY_MODERATOR,), None, _("投稿の確認・非表示")),
-    Section("garbage", _("ごみカレンダー"), (Role.MUNICIPALITY_ADMIN,), None, _("収集日と分別辞典")),
+    Section("garbage", _("ごみカレンダー"), (Role.MUNICIPALITY_ADMIN,), "garbage:index",
+            _("収集日の臨時変更・分別区分・粗大ごみ収集日と予約")),
     Section("miniapps", _("ミニアプリ"), (Role.MUNICIPALITY_ADMIN,), None, _("カタログ・お知らせ・ご意見")),
+    # Built-in mini-apps' pages (mounted from their manifests; roles = the manifest's staff_roles).
+    Section("announcements", _("お知らせ"), (Role.MUNICIPALITY_ADMIN, Role.DISASTER_STAFF),
+            "announcements_console:index", _("アプリのお知らせ・ポップアップの掲載")),
+    Section("feedback", _("ご意見"), (Role.MUNICIPALITY_ADMIN, Role.COMMUNITY_MODERATOR), "feedback_console:inbox",
+            _("住民からのご意見への回答")),
     Section("exports", _("データ出力"), (Role.ANALYST,), "analytics_console:exports", _("CSV・Parquet・Hyper 形式の出力")),
     # Municipality administration.
     Section("districts", _("校区"), (Role.MUNICIPALITY_ADMIN,), "console:districts", _("小学校区の追加・名称変更")),

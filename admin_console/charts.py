@@ -48,11 +48,11 @@ class BarChartGeometry:
 
 
 def _nice_ceiling(value: int) -> int:
-    """A round axis maximum ≥ value: 1, 2, 2.5 or 5 × 10^n."""
+    """A round axis maximum ≥ value: 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 × 10^n."""
     if value <= 0:
         return 1
     magnitude = 10 ** (len(str(int(value))) - 1)
-    for step in (1, 2, 2.5, 5, 10):
+    for step in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
         if value <= step * magnitude:
             return int(step * magnitude)
     return value  # pragma: no cover - the loop always returns

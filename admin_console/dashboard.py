@@ -17,7 +17,8 @@ How an app adds its own (notifications: active devices; citizen_id: verified IDs
                      value_label=_("クリック数"))
 
 Rules for a widget: a constant number of queries whatever the data size (the dashboard's
-query-count test covers every registered widget), aggregates only, and counts of people go through
+query-count test covers every registered widget; share a query between widgets with
+`ctx.shared(key, compute)`; slow ones may set `cache_seconds`), aggregates only, and counts of people go through
 `suppress_small_counts(bars, ctx.privacy_threshold)` (Chart does it when `person_counts=True`, the
 default). `roles` are checked on top of the dashboard section's own roles; municipality admins see all.
 """
@@ -27,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
 
+from django.core.cache import cache
 from django.utils import timezone
 
 from accounts.selectors import user_has_role
@@ -63,6 +65,14 @@ class DashboardContext:
     municipality: object
     privacy_threshold: int
     today: date
+    _shared: dict = field(default_factory=dict, repr=False)
+
+    def shared(self, key: str, compute: Callable[[], object]):
+        """One computation per page for data several widgets use (e.g. one aggregate query that
+        feeds a total and two charts)."""
+        if key not in self._shared:
+            self._shared[key] = compute()
+        return self._shared[key]
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,9 @@ class Widget:
     roles: tuple[str, ...] = ()
     order: int = 100
     description: str = ""
+    # > 0: the result is kept this long in the (per-municipality) cache, for widgets whose query is
+    # costly and whose figure may lag a little (e.g. ranking over a month of usage events).
+    cache_seconds: int = 0
 
 
 @dataclass(frozen=True)
@@ -100,10 +113,10 @@ def unregister(key: str) -> None:
 
 
 def _decorator(kind: str, key: str, *, title: str, roles: tuple[str, ...] = (), order: int = 100,
-               description: str = ""):
+               description: str = "", cache_seconds: int = 0):
     def decorator(build: Callable[[DashboardContext], Stat | Chart]):
         register(Widget(key=key, title=title, kind=kind, build=build, roles=tuple(roles), order=order,
-                        description=description))
+                        description=description, cache_seconds=cache_seconds))
         return build
 
     return decorator
@@ -144,7 +157,11 @@ def build_dashboard(*, user, municipality) -> list[RenderedWidget]:
     for widget in registered_widgets():
         if widget.roles and not user_has_role(user, *widget.roles):
             continue
-        result = widget.build(ctx)
+        if widget.cache_seconds > 0:  # the cache key carries the schema: never shared across municipalities
+            result = cache.get_or_set(f"console-dashboard:{widget.key}", lambda: widget.build(ctx),
+                                      widget.cache_seconds)
+        else:
+            result = widget.build(ctx)
         if isinstance(result, Chart) and result.person_counts:
             result = replace(result, bars=suppress_small_counts(result.bars, threshold))
         rendered.append(RenderedWidget(widget, result))

@@ -2,6 +2,8 @@
 from django.urls import path
 from django.views.i18n import set_language
 
+from shelters import console as shelter_pages
+
 from .views import audit, auth, pages, staff
 from .views.realms import CONSOLE
 
@@ -26,4 +28,9 @@ urlpatterns = [
     path("staff/<int:staff_id>/reset-2fa/", staff.staff_reset_2fa, name="staff_reset_2fa"),
     path("set-password/<str:uidb64>/<str:token>/", staff.set_password, name="set_password"),
     path("audit/", audit.audit_log, name="audit"),
+    # Disaster operations (shelters app)
+    path("shelters/", shelter_pages.overview, name="shelters"),
+    path("shelters/disasters/", shelter_pages.disaster_control, name="disaster_control"),
+    path("shelters/disasters/<int:disaster_id>/report/", shelter_pages.report, name="disaster_report"),
+    path("shelters/<int:shelter_id>/reception/", shelter_pages.reception, name="shelter_reception"),
 ]

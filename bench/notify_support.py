@@ -230,8 +230,9 @@ class FakeFcm:
 class Workers:
     """Celery workers (one process each, solo pool) on the bench queues."""
 
-    def __init__(self, count: int, *, fcm_url: str, visibility_timeout: int = 3600) -> None:
-        self.env = child_env(FCM_ENDPOINT=fcm_url, CELERY_VISIBILITY_TIMEOUT=str(visibility_timeout))
+    def __init__(self, count: int, *, fcm_url: str, visibility_timeout: int = 3600,
+                 extra_env: dict[str, str] | None = None) -> None:
+        self.env = child_env(FCM_ENDPOINT=fcm_url, CELERY_VISIBILITY_TIMEOUT=str(visibility_timeout), **(extra_env or {}))
         self.procs: list[subprocess.Popen | None] = [None] * count
         self._purge()
         for index in range(count):

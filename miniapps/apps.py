@@ -13,3 +13,10 @@ class MiniAppsConfig(AppConfig):
         # Every installed app's ready() runs after all apps are imported, so every MiniAppConfig
         # is visible here whatever the order of INSTALLED_APPS.
         registry.discover()
+
+        from django.apps import apps
+
+        if apps.is_installed("citizen_id"):
+            from .attributes import citizen_id_is_active, register_verified_resident_check
+
+            register_verified_resident_check(citizen_id_is_active)

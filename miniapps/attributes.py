@@ -1,11 +1,12 @@
 """Resident attributes an external mini-app may receive (with consent), and the age band used both
 there and in usage aggregates.
 
-`verified_resident` is true when a registered check says so. The digital citizen ID app registers
-one from its AppConfig.ready():
+`verified_resident` is true when a registered check says so. With the digital citizen ID app
+installed, a resident holding an active citizen ID (verified with the My Number Card) is verified;
+another source of verification registers its own check:
 
     from miniapps.attributes import register_verified_resident_check
-    register_verified_resident_check(lambda user: citizen_id_is_valid(user=user))
+    register_verified_resident_check(lambda user: ...)
 
 With none registered, every resident is reported as not verified.
 """
@@ -34,6 +35,13 @@ def register_verified_resident_check(check: Callable[[User], bool]) -> None:
 def unregister_verified_resident_check(check: Callable[[User], bool]) -> None:
     if check in _verified_resident_checks:
         _verified_resident_checks.remove(check)
+
+
+def citizen_id_is_active(user: User) -> bool:
+    """The resident holds an active digital citizen ID (市民証), i.e. proved residence with the card."""
+    from citizen_id.models import CitizenId
+
+    return CitizenId.objects.filter(user=user, status=CitizenId.Status.ACTIVE).exists()
 
 
 def is_verified_resident(user: User) -> bool:

@@ -54,9 +54,10 @@ MOUNT_RE = re.compile(r"^(?:[a-z0-9]+(?:-[a-z0-9]+)*/)+$")
 # Ids the framework's own URLs use under /api/v1/miniapps/ and /api/v1/staff/miniapps/.
 RESERVED_IDS = frozenset({"keys", "order", "catalog", "shared", "new"})
 # Prefixes the platform itself serves; a mini-app may not mount over them.
-RESERVED_API_MOUNTS = frozenset({"me/", "residents/", "districts/", "auth/", "staff/", "miniapps/", "usage/"})
+RESERVED_API_MOUNTS = frozenset({"me/", "residents/", "districts/", "auth/", "staff/", "miniapps/", "usage/",
+                                 "citizen-id/"})
 RESERVED_STAFF_API_MOUNTS = frozenset({"districts/", "miniapps/", "external-miniapps/", "shared-catalog/",
-                                       "home-layout/", "usage/"})
+                                       "home-layout/", "usage/", "citizen-id/"})
 RESERVED_CONSOLE_MOUNTS = frozenset({"login/", "logout/", "districts/"})
 
 

@@ -37,6 +37,9 @@ class HomeLayout(models.Model):
     """Ordered favourites on a home screen: a resident's own (user set) or the municipality's
     default for residents who never arranged theirs (user NULL, at most one row)."""
 
+    # (The OneToOneField's own unique index duplicates the constraint below for resident rows; it is
+    # kept because django-tenants' schema cloning renames unique constraints in every cloned
+    # schema, so a migration dropping one of them by introspection would drop the wrong one there.)
     user = models.OneToOneField(User, null=True, blank=True, on_delete=models.CASCADE, related_name="home_layout")
     favourites = ArrayField(models.SlugField(max_length=50), default=list, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -140,3 +143,11 @@ class UsageAggregationState(models.Model):
 
     received_until = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+
+class CatalogState(models.Model):
+    """Singleton (pk=1): a token that changes, in the same transaction, with every change to this
+    municipality's catalog entries. Web processes keep the home-screen catalog in memory and
+    compare tokens (read with the resident's layout, in one query) instead of re-reading it."""
+
+    generation = models.UUIDField()

@@ -13,7 +13,7 @@ from accounts.models import User
 from superapp.api.errors import ApiError
 
 from .attributes import age_band_label
-from .cache import generation
+from .generations import generation_sql
 from .catalog.models import ExternalMiniApp
 from .manifest import CATEGORY_NAMES, Category, Manifest
 from .models import CatalogEntry, HomeLayout, MiniAppGrant, UsageDaily
@@ -111,12 +111,12 @@ def access_catalog_item(*, miniapp_id: str) -> CatalogItem:
 
 
 def catalog_known_ids(ids: set[str]) -> set[str]:
-    """Which of `ids` are in this municipality's catalog (enabled or not). One query at most."""
+    """Which of `ids` are in this municipality's catalog (enabled or not). Built-in ids need no
+    lookup; others are checked against the cached catalog (see home_catalog)."""
     known = {miniapp_id for miniapp_id in ids if miniapp_id in registry}
     rest = ids - known
     if rest:
-        known |= set(CatalogEntry.objects.filter(miniapp_id__in=rest, external__isnull=False)
-                     .values_list("miniapp_id", flat=True))
+        known |= rest & home_catalog().known
     return known
 
 
@@ -141,14 +141,39 @@ def item_payload(item: CatalogItem) -> dict:
 
 def _layouts(user: User | None) -> tuple[list[str] | None, list[str] | None]:
     """(the resident's own favourites or None, the municipality's default or None) in one query."""
-    condition = Q(user__isnull=True) | Q(user=user) if user is not None else Q(user__isnull=True)
+    own, default, _generation = _layouts_and_generation(user)
+    return own, default
+
+
+def _generation() -> tuple | None:
+    tenant_generation, shared_generation = generation_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {tenant_generation}, {shared_generation}")
+        tenant, shared = cursor.fetchone()
+    return (tenant, shared) if tenant is not None and shared is not None else None
+
+
+def _layouts_and_generation(user: User | None) -> tuple[list[str] | None, list[str] | None, tuple | None]:
+    """The resident's and the default layout, and the catalog generation, in one round trip (the
+    home screen's only query besides authentication). Written in SQL: at least one row must come
+    back even when no layout exists, which a LEFT JOIN from a constant row gives."""
+    tenant_generation, shared_generation = generation_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT l.user_id, l.favourites, {tenant_generation}, {shared_generation} FROM (SELECT 1) AS one "
+            f"LEFT JOIN {HomeLayout._meta.db_table} l ON l.user_id IS NULL OR l.user_id = %s",
+            [user.pk if user is not None else None])
+        rows = cursor.fetchall()
     own = default = None
-    for user_id, favourites in HomeLayout.objects.filter(condition).values_list("user_id", "favourites"):
+    for user_id, favourites, _tenant, _shared in rows:
+        if favourites is None:
+            continue  # the constant row when no layout exists
         if user_id is None:
             default = favourites
         else:
             own = favourites
-    return own, default
+    tenant, shared = rows[0][2], rows[0][3]
+    return own, default, (tenant, shared) if tenant is not None and shared is not None else None
 
 
 def default_favourites(available_ids: tuple[str, ...], default: list[str] | None) -> list[str]:
@@ -166,46 +191,48 @@ class HomeCatalog:
     ids: tuple[str, ...]
     id_set: frozenset[str]
     categories: tuple[dict, ...]
+    known: frozenset[str]  # every id in the catalog, enabled or not
 
 
 def _build_home_catalog() -> HomeCatalog:
-    available = [item for item in catalog_items() if item.available]
+    items = catalog_items()
+    available = [item for item in items if item.available]
     by_category: dict[str, list[dict]] = {category: [] for category in Category.values}
     for item in available:
         by_category[item.category].append(item_payload(item))
     ids = tuple(item.id for item in available)
-    return HomeCatalog(ids=ids, id_set=frozenset(ids), categories=tuple(
+    return HomeCatalog(ids=ids, id_set=frozenset(ids), known=frozenset(item.id for item in items), categories=tuple(
         {"id": category, "name": CATEGORY_NAMES[category][0], "name_en": CATEGORY_NAMES[category][1],
          "miniapps": miniapps}
         for category, miniapps in by_category.items()))
 
 
-# schema name → (catalog generation, catalog); see miniapps.cache.
-_home_catalogs: dict[str, tuple[tuple[str, str], HomeCatalog]] = {}
+# schema name → (catalog generation, catalog); see miniapps.generations.
+_home_catalogs: dict[str, tuple[tuple, HomeCatalog]] = {}
 
 
-def home_catalog() -> HomeCatalog:
-    """The municipality's home-screen catalog, from this process's memory while the catalog
-    generation in Redis is unchanged (no query), else rebuilt from the database (one query)."""
-    current = generation()
+def home_catalog(generation: tuple | None = None) -> HomeCatalog:
+    """The municipality's home-screen catalog: from this process's memory while the catalog
+    generation is the one it was built at, else rebuilt from the database (one query)."""
+    if generation is None:
+        generation = _generation()
     schema = connection.schema_name
-    if current is not None:
-        cached = _home_catalogs.get(schema)
-        if cached is not None and cached[0] == current:
-            return cached[1]
+    cached = _home_catalogs.get(schema)
+    if generation is not None and cached is not None and cached[0] == generation:
+        return cached[1]
     catalog = _build_home_catalog()
-    if current is not None:
-        _home_catalogs[schema] = (current, catalog)
+    if generation is not None:
+        _home_catalogs[schema] = (generation, catalog)
     return catalog
 
 
 def home_screen(*, user: User) -> dict:
     """Enabled mini-apps grouped by category (the six categories, always in the same order) and the
     resident's ordered favourites: their own, or the municipality's default until they arrange
-    theirs. Favourites that were disabled since are left out. One query for the layouts, plus one
-    for the catalog when it changed since this process last read it."""
-    catalog = home_catalog()
-    own, default = _layouts(user)
+    theirs. Favourites that were disabled since are left out. One query (layouts and catalog
+    generation), plus one for the catalog when it changed since this process last read it."""
+    own, default, generation = _layouts_and_generation(user)
+    catalog = home_catalog(generation)
     if own is not None:
         favourites, source = [miniapp_id for miniapp_id in own if miniapp_id in catalog.id_set], "resident"
     else:

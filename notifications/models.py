@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import Q
 
@@ -53,6 +54,8 @@ class Device(models.Model):
         indexes = [
             models.Index(fields=["user", "is_active"]),
             models.Index(fields=["id"], condition=Q(topics_dirty=True), name="device_topics_dirty"),
+            # Devices subscribed to a topic, for a broadcast's delivery stats.
+            GinIndex(fields=["subscribed_topics"], name="device_subscribed_topics"),
         ]
 
     def __str__(self) -> str:

@@ -104,6 +104,11 @@ def _build_public_list() -> list[dict]:
     return rows
 
 
+def shelter_public_rows() -> list[dict]:
+    """The public list as rows (for the console), from the same cached payload."""
+    return json.loads(shelter_public_list_json())
+
+
 def shelter_public_list_json() -> bytes:
     return cached_public("list", lambda: (_build_public_list(), None))
 

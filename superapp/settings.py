@@ -54,10 +54,10 @@ SHARED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_filters",
-    "citizen_id.jpki",  # J-LIS revocation lists, one copy for the whole installation
     # The shared catalog of external mini-apps: one table in the public schema that every
     # municipality reads, so one city can enable what another published.
     "miniapps.catalog",
+    "citizen_id.jpki",  # J-LIS revocation lists, one copy for the whole installation
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -66,15 +66,16 @@ TENANT_APPS = [
     "django.contrib.messages",
     "accounts",
     "admin_console",
-    "citizen_id",
+    "notifications",
     # The mini-app framework, then the built-in mini-apps (each declares its manifest in apps.py).
     "miniapps",
     "miniapps.announcements",
     "miniapps.feedback",
     "miniapps.garbage",
-    "notifications",
-    "shelters",
+    "miniapps.community",
     "miniapps.attendance",
+    "citizen_id",
+    "shelters",
     "analytics",  # data platform: aggregates, exports, open data (after the apps it reads)
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
@@ -186,8 +187,9 @@ USE_TZ = True
 # --- Static and media ---------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
-# Before `collectstatic` (tests, a first `manage.py` run) serve straight from the apps' static dirs.
-WHITENOISE_USE_FINDERS = not STATIC_ROOT.exists()
+# Also serve what the finders see (app and npm static dirs), so a STATIC_ROOT collected before a new
+# asset was added never hides it; collectstatic still produces the compressed copies.
+WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", True)
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 # Uploaded files land under MEDIA_ROOT/<schema>/...
@@ -210,11 +212,11 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "resident_signup": os.environ.get("RESIDENT_SIGNUP_RATE", "30/hour"),
         "staff_token": os.environ.get("STAFF_TOKEN_RATE", "60/hour"),
+        "feedback": os.environ.get("FEEDBACK_RATE", "20/hour"),
         "citizen_id_challenge": os.environ.get("CITIZEN_ID_CHALLENGE_RATE", "30/hour"),
         "citizen_id_enroll": os.environ.get("CITIZEN_ID_ENROLL_RATE", "20/hour"),
         "citizen_id_qr": os.environ.get("CITIZEN_ID_QR_RATE", "600/hour"),
         "citizen_id_verify": os.environ.get("CITIZEN_ID_VERIFY_RATE", "1200/minute"),
-        "feedback": os.environ.get("FEEDBACK_RATE", "20/hour"),
     },
     "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", "0")) or None,
     "PAGE_SIZE": 50,
@@ -244,6 +246,13 @@ SPECTACULAR_SETTINGS = {
         "OwnerKindEnum": "miniapps.catalog.models.ExternalMiniApp.OwnerKind",
         "FeedbackCategoryEnum": "miniapps.feedback.models.Feedback.Category",
         "FeedbackStatusEnum": "miniapps.feedback.models.Feedback.Status",
+        "CommunityCategoryEnum": "miniapps.community.models.Category",
+        "CommunityPostStatusEnum": "miniapps.community.models.Post.Status",
+        "CommunityRsvpAnswerEnum": "miniapps.community.models.Rsvp.Answer",
+        "CommunityRsvpStatusEnum": "miniapps.community.models.Rsvp.Status",
+        "CommunityReportReasonEnum": "miniapps.community.models.PostReport.Reason",
+        "CommunityReportStatusEnum": "miniapps.community.models.PostReport.Status",
+        "CommunityPointsKindEnum": "miniapps.community.models.PointsEntry.Kind",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -275,10 +284,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=3, minute=17),
         "args": ("accounts.tasks.purge_expired_tokens",),
     },
-    "citizen-id-maintenance": {
+    "community-purge-orphan-images": {
         "task": "tenants.tasks.fan_out",
-        "schedule": crontab(hour=4, minute=7),
-        "args": ("citizen_id.tasks.maintain",),
+        "schedule": crontab(hour=3, minute=41),
+        "args": ("community.tasks.purge_orphan_images",),
     },
     # 学校出欠連絡: after the schools' morning cut-offs, and the nightly counts + retention run.
     "attendance-outbreak-check": {
@@ -298,8 +307,13 @@ CELERY_BEAT_SCHEDULE = {
     },
     "maintain-miniapp-signing-keys": {
         "task": "tenants.tasks.fan_out",
-        "schedule": crontab(hour=4, minute=37),
+        "schedule": crontab(hour=4, minute=7),
         "args": ("miniapps.tasks.maintain_signing_keys",),
+    },
+    "citizen-id-maintenance": {
+        "task": "tenants.tasks.fan_out",
+        "schedule": crontab(hour=4, minute=7),
+        "args": ("citizen_id.tasks.maintain",),
     },
 }
 CELERY_BEAT_SCHEDULE.update({
@@ -343,6 +357,9 @@ CELERY_BEAT_SCHEDULE.update({
 CELERY_DISASTER_QUEUE = os.environ.get("CELERY_DISASTER_QUEUE", "disaster")
 # Unacknowledged tasks of a worker that died are redelivered after this long (kombu Redis transport).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))}
+if os.environ.get("CELERY_UNACKED_RESTORE_SECONDS"):  # how often workers look for such tasks (kombu: ~100 s)
+    CELERY_BROKER_TRANSPORT_OPTIONS.update(unacked_restore_interval=int(os.environ["CELERY_UNACKED_RESTORE_SECONDS"]),
+                                           unacked_restore_throttle=1)
 # A worker writes a heartbeat to Redis this often; /healthz reports Celery down after CELERY_HEALTH_STALE.
 CELERY_HEARTBEAT_SECONDS = 5
 CELERY_HEALTH_STALE_SECONDS = int(os.environ.get("CELERY_HEALTH_STALE_SECONDS", "30"))
@@ -425,6 +442,9 @@ NOTIFICATIONS_RETRY_BASE_SECONDS = float(os.environ.get("NOTIFICATIONS_RETRY_BAS
 # A fan-out that made no progress this long (its worker died) is resumed by the beat tick.
 NOTIFICATIONS_STALL_SECONDS = int(os.environ.get("NOTIFICATIONS_STALL_SECONDS", "300"))
 # The inbox shows broadcasts from this many days before a resident joined.
+# Record each message FCM accepts in Redis the moment it is accepted, so a chunk redelivered after
+# its worker died mid-batch does not send those again (off only to measure what it saves).
+NOTIFICATIONS_ACCEPTANCE_LEDGER = env_bool("NOTIFICATIONS_ACCEPTANCE_LEDGER", True)
 NOTIFICATIONS_INBOX_BACKFILL_DAYS = int(os.environ.get("NOTIFICATIONS_INBOX_BACKFILL_DAYS", "30"))
 
 # --- Security -----------------------------------------------------------------------------------
@@ -464,5 +484,7 @@ CONSOLE_CONTENT_SECURITY_POLICY = (
 CSRF_FAILURE_VIEW = "superapp.api.errors.csrf_failure"
 # htmx comes from the npm registry (`npm ci`, see package.json), served as /static/vendor/htmx/htmx.min.js.
 STATICFILES_DIRS = [("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist")]
+# Dashboard aggregates over all residents are reused this long (per municipality); 0: always exact.
+CONSOLE_DASHBOARD_CACHE_SECONDS = int(os.environ.get("CONSOLE_DASHBOARD_CACHE_SECONDS", "60"))
 # Staff invitation links (one-time set-password links) stay valid this long.
 PASSWORD_RESET_TIMEOUT = int(os.environ.get("STAFF_INVITE_LINK_SECONDS", str(3 * 24 * 3600)))

@@ -88,3 +88,25 @@ def assert_num_queries(expected: int):
     if len(executed) != expected:
         listing = "\n".join(f"  {i + 1}. {sql}" for i, sql in enumerate(executed))
         raise QueryCountMismatch(f"expected {expected} queries, {len(executed)} ran:\n{listing}")
+
+
+def delete_public_user(username: str) -> None:
+    """Deletes a platform operator (a user in the public schema). The ORM's cascade would look for
+    tenant-only tables that reference users (citizen IDs, devices, ...), which do not exist in the
+    public schema; the public schema's own references are removed here first."""
+    from django.db import connection
+
+    from accounts.models import ApiToken, AuditEvent, User
+
+    users = User.objects.filter(username=username)
+    ids = list(users.values_list("pk", flat=True))
+    if not ids:
+        return
+    AuditEvent.objects.filter(actor_id__in=ids).update(actor=None)
+    ApiToken.objects.filter(user_id__in=ids)._raw_delete(connection.alias)
+    for model in (User.groups.through, User.user_permissions.through):
+        model.objects.filter(user_id__in=ids)._raw_delete(connection.alias)
+    from accounts.models import StaffTotp
+
+    StaffTotp.objects.filter(user_id__in=ids)._raw_delete(connection.alias)
+    users._raw_delete(connection.alias)

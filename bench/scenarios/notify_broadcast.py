@@ -82,7 +82,7 @@ def run(ctx) -> dict:
     pool = None
     try:
         support.configure_process(fcm.url)
-        support.seed(residents=devices, interests=[], districts=32, subscribe_all_topic=True)
+        district_ids = support.seed(residents=devices, interests=[], districts=32, subscribe_all_topic=True)
         all_tokens = support.tokens()
         support.log(ctx, f"subscribing {len(all_tokens):,} tokens to {topic} through iid/v1:batchAdd")
         fcm.subscribe_legacy(topic, all_tokens)
@@ -95,6 +95,13 @@ def run(ctx) -> dict:
         pool = support.Workers(1, fcm_url=fcm.url)
         pool.wait_ready()
 
+        # Warm the worker as production workers are (connections, firebase app): a district
+        # broadcast on a topic the fake server has no subscribers for.
+        warm = client.post("/api/v1/staff/notifications/", {
+            "title": "warm-up", "body": "-", "topic": "city_news", "audience": {"districts": [district_ids[0]]}},
+            format="json").json()["id"]
+        support.wait_until(lambda: support.notification_status(warm) == "sent", timeout=60, what="the warm-up")
+
         support.log(ctx, "broadcast")
         before = fcm.stats().get("topic_messages", 0)
         started = time.perf_counter()
@@ -104,20 +111,22 @@ def run(ctx) -> dict:
         request_seconds = time.perf_counter() - started
         assert response.status_code == 201, response.content
         notification_id = response.json()["id"]
-        support.wait_until(lambda: fcm.stats().get("topic_messages", 0) > before, timeout=60, interval=0.01,
-                           what="the topic message to be accepted")
-        accepted_seconds = time.perf_counter() - started
+        from django_tenants.utils import schema_context
 
-        def dispatched():
-            from django_tenants.utils import schema_context
+        from notifications.models import Notification
 
-            from notifications.models import Notification
+        marks: dict[str, float] = {}
 
-            with schema_context(support.SCHEMA):
-                return Notification.objects.filter(pk=notification_id, dispatched_at__isnull=False).exists()
-        # The inbox resolves broadcasts at read time: visible to everyone once dispatched.
-        support.wait_until(dispatched, timeout=60, interval=0.01, what="the broadcast to be dispatched")
-        inbox_seconds = time.perf_counter() - started
+        def both():  # each moment recorded on its own: the topic message accepted, the inbox showing it
+            if "accepted" not in marks and fcm.stats().get("topic_messages", 0) > before:
+                marks["accepted"] = time.perf_counter() - started
+            if "inbox" not in marks:
+                with schema_context(support.SCHEMA):  # broadcasts are in every inbox once dispatched
+                    if Notification.objects.filter(pk=notification_id, dispatched_at__isnull=False).exists():
+                        marks["inbox"] = time.perf_counter() - started
+            return len(marks) == 2
+        support.wait_until(both, timeout=120, interval=0.005, what="the topic message accepted and the inbox")
+        accepted_seconds, inbox_seconds = marks["accepted"], marks["inbox"]
         seen = sum(1 for c in residents if c.get("/api/v1/inbox/?page_size=1").json()["results"][0]["id"] == notification_id)
         assert seen == len(residents), f"only {seen} of {len(residents)} sampled residents see it"
         support.wait_until(lambda: support.notification_status(notification_id) == "sent", timeout=60,

@@ -22,5 +22,6 @@ class AttendanceConfig(MiniAppConfig):
     staff_api_mount = "attendance/"
     console_mount = "attendance/"
     staff_roles = (Role.TEACHER,)
-    default_enabled = True
+    # Useless to residents until the municipality's schools and rosters are imported: staff switch it on.
+    default_enabled = False
     order = 30

@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 
 from accounts.models import User
@@ -342,10 +342,3 @@ def access_alert(*, user: User, alert_id: int) -> OutbreakAlert:
     if alert is None:
         raise Http404
     return alert
-
-
-def school_totals_for_day(*, school_ids: list[int], day: date) -> dict[int, dict]:
-    """Absent/late/early-leave totals per school for a day (from the daily aggregates)."""
-    rows = (DailyClassCount.objects.filter(date=day, school_id__in=school_ids).values("school_id")
-            .annotate(**{name: Sum(name) for name in COUNT_FIELDS if name != "enrolled"}))
-    return {row.pop("school_id"): row for row in rows}

@@ -1,6 +1,6 @@
 """Writes for attendance: schools and staff, link codes, guardians' reports, marking seen, outbreak
 alerts, announcements and retention. The API, the console, the management command and the tasks
-all call these. Pushes are sent after commit through `notify`."""
+all call these. Pushes go out after commit, from Celery tasks that call `notify`."""
 from __future__ import annotations
 
 import hashlib
@@ -52,7 +52,7 @@ from .models import (
     StaffAssignment,
     Student,
 )
-from .selectors import ACTIVE_STATUSES, access_child, policy_get, staff_scope
+from .selectors import ACTIVE_STATUSES, access_child, access_report_for_guardian, policy_get, staff_scope
 
 
 def _enqueue(task_name: str, **kwargs) -> None:
@@ -384,11 +384,12 @@ def report_create(*, guardian: User, student_id: int, type: str, reason_id: int,
                                temperature=temperature, expected_time=expected_time, note=note, today=today)
     if start <= today <= end and _after_cutoff(school, today, now):
         raise _cutoff_error(school)
-    enrollment = (Enrollment.objects.filter(student=student, school_year__fiscal_year=fiscal_year_of(start))
-                  .values_list("school_class_id", flat=True).first())
-    if enrollment is None:
+    # The child's class that school year, locked: every write to one class's reports (and so to its
+    # counts) happens one after another.
+    school_class = (SchoolClass.objects.select_for_update(of=("self",)).select_related("school_year")
+                    .filter(enrollments__student=student, school_year__fiscal_year=fiscal_year_of(start)).first())
+    if school_class is None:
         raise ApiError("attendance_not_enrolled")
-    school_class = _lock_class(enrollment)
     clash = (AbsenceReport.objects.filter(student=student, status__in=ACTIVE_STATUSES, start_date__lte=end,
                                           end_date__gte=start, type__in=_CONFLICTS[ReportType(type)])
              .values_list("pk", flat=True).first())
@@ -407,8 +408,6 @@ def report_create(*, guardian: User, student_id: int, type: str, reason_id: int,
 @transaction.atomic
 def report_withdraw(*, guardian: User, report_id: int) -> AbsenceReport:
     """Withdraws a report until the cut-off of its first day; after that the school must be phoned."""
-    from .selectors import access_report_for_guardian
-
     report = access_report_for_guardian(guardian=guardian, report_id=report_id, for_update=True)
     if report.status == ReportStatus.WITHDRAWN:
         return report

@@ -54,3 +54,9 @@ class ExternalMiniApp(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.slug})"
+
+
+class SharedCatalogState(models.Model):
+    """Singleton (pk=1): changes with every change to an external mini-app (see miniapps.CatalogState)."""
+
+    generation = models.UUIDField()

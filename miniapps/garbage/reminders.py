@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
+from django.contrib.postgres.aggregates import ArrayAgg
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -95,9 +96,13 @@ def reminder_tick(*, now: datetime | None = None, send=None) -> TickReport:
     for timing, send_day, first, last, collection_date in _slots(start, now):
         slot_q |= Q(timing=timing, time__gte=first, time__lte=last)
         slot_dates[(timing, first, last, send_day)] = collection_date
+    # PostgreSQL groups the residents (one row per group with its user ids), so a city's evening
+    # peak is a few hundred rows, not a Python object per resident.
     rows = list(Reminder.objects.filter(slot_q, enabled=True, area__isnull=False)
-                .values_list("user_id", "area_id", "timing", "time", "category_ids"))
-    report.reminders = len(rows)
+                .values("area_id", "timing", "time", "category_ids")
+                .annotate(user_ids=ArrayAgg("user_id", order_by="user_id"))
+                .values_list("user_ids", "area_id", "timing", "time", "category_ids"))
+    report.reminders = sum(len(user_ids) for user_ids, *_ in rows)
     if not rows:
         return report
 
@@ -108,9 +113,9 @@ def reminder_tick(*, now: datetime | None = None, send=None) -> TickReport:
         return max(matches)[1]
 
     groups: dict[tuple[GroupKey, date], list[int]] = defaultdict(list)
-    for user_id, area_id, timing, at, category_ids in rows:
+    for user_ids, area_id, timing, at, category_ids in rows:
         key = GroupKey(area_id, timing, at, tuple(sorted(category_ids or ())))
-        groups[(key, collection_date_for(timing, at))].append(user_id)
+        groups[(key, collection_date_for(timing, at))].extend(user_ids)
     report.groups = len(groups)
 
     areas = {a.id: a for a in Area.objects.filter(pk__in={k.area_id for k, _ in groups})}

@@ -2,8 +2,10 @@
 answer the same 404 for "does not exist" and "not yours"."""
 from __future__ import annotations
 
+import time
 from datetime import date
 
+from django.core.cache import cache
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
@@ -12,12 +14,13 @@ from superapp.api.errors import ApiError
 
 from . import engine
 from .models import Area, AreaGroup, Booking, BookingItem, Category, CollectionChange, PickupDay, PickupItemType, Reminder, SortingItem
-from .services import DEFAULT_TIMES, BookingLine
+from .services import CALENDAR_VERSION_KEY, DEFAULT_TIMES, BookingLine
 from .text import fold
 from .workdays import booking_cutoff
 
 
 MAX_ID = 2**63 - 1  # ids in URLs beyond PostgreSQL's bigint cannot exist
+CALENDAR_CACHE_SECONDS = 6 * 3600
 
 
 def _not_found() -> ApiError:
@@ -51,6 +54,27 @@ def area_group_list() -> QuerySet[AreaGroup]:
 
 def area_rules(*, area: Area):
     return area.rules.select_related("category").order_by("category__sort_order", "category_id")
+
+
+def calendar_version() -> str:
+    """Changes whenever the calendar does (import, staff change, category edit: services bump it on
+    commit); cached answers are keyed by it, so they are never stale."""
+    version = cache.get(CALENDAR_VERSION_KEY)
+    if version is None:
+        cache.add(CALENDAR_VERSION_KEY, time.time_ns(), timeout=None)
+        version = cache.get(CALENDAR_VERSION_KEY)
+    return str(version)
+
+
+def cached_calendar_answer(*parts, compute, timeout: int = CALENDAR_CACHE_SECONDS):
+    """The answer for `parts` (e.g. "collections", area id, from, to) under the current calendar
+    version, computing and storing it on a miss. The cache is per municipality (tenant-keyed)."""
+    key = "garbage:" + ":".join(str(p) for p in (calendar_version(), *parts))
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, timeout=timeout)
+    return value
 
 
 def area_collections(*, area: Area, start: date, end: date) -> list[engine.Collection]:

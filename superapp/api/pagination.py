@@ -1,30 +1,35 @@
-"""Pagination used across the API."""
-from rest_framework.exceptions import ValidationError
+"""Pagination used across the API. `page` and `page_size` must be one positive integer each when
+given: DRF's defaults silently ignore junk (`page_size=abc`) and take the last of repeated values."""
+from rest_framework import serializers
 from rest_framework.pagination import CursorPagination as _CursorPagination
 from rest_framework.pagination import PageNumberPagination as _PageNumberPagination
 
 
-class _StrictPageSize:
-    """DRF silently falls back to the default on a malformed page_size; we say it is bad input."""
-
-    def get_page_size(self, request):
-        raw = request.query_params.get(self.page_size_query_param)
-        if raw is not None and not (raw.isascii() and raw.isdigit() and int(raw) >= 1):
-            raise ValidationError({self.page_size_query_param: [
-                f"1以上の整数です（最大{self.max_page_size}） / A positive integer (at most {self.max_page_size})."]})
-        return super().get_page_size(request)
+def check_positive_integers(request, *names: str) -> None:
+    for name in names:
+        values = request.query_params.getlist(name)
+        if len(values) > 1 or any(not (v.isascii() and v.isdigit() and int(v) > 0) for v in values):
+            raise serializers.ValidationError({name: ["1以上の整数を1つ指定してください。 / Must be one positive integer."]})
 
 
-class PageNumberPagination(_StrictPageSize, _PageNumberPagination):
+class PageNumberPagination(_PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
 
+    def paginate_queryset(self, queryset, request, view=None):
+        check_positive_integers(request, self.page_query_param, self.page_size_query_param)
+        return super().paginate_queryset(queryset, request, view)
 
-class NewestFirstCursorPagination(_StrictPageSize, _CursorPagination):
+
+class NewestFirstCursorPagination(_CursorPagination):
     """Stable under inserts; for feeds (inbox, boards)."""
 
     page_size = 30
     page_size_query_param = "page_size"
     max_page_size = 100
     ordering = "-created_at"
+
+    def paginate_queryset(self, queryset, request, view=None):
+        check_positive_integers(request, self.page_size_query_param)
+        return super().paginate_queryset(queryset, request, view)

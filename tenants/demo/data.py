@@ -44,5 +44,4 @@ STAFF = [
     ("teacher", "教員 一郎", [Role.TEACHER]),
     ("moderator", "地域 次郎", [Role.COMMUNITY_MODERATOR]),
     ("analyst", "分析 三郎", [Role.ANALYST]),
-    ("kankyo", "環境 四郎", [Role.SANITATION_STAFF]),
 ]

@@ -60,6 +60,20 @@ def _an_invited_member(tenant: TenantFixture) -> list:
     return [user.pk]
 
 
+def _a_shelter(tenant: TenantFixture) -> list:
+    from shelters.models import Shelter
+
+    shelter, _ = Shelter.objects.get_or_create(name="ルート確認避難所", defaults={"address": "佐賀市", "capacity": 10})
+    return [shelter.pk]
+
+
+def _a_disaster(tenant: TenantFixture) -> list:
+    from shelters.models import Disaster
+
+    disaster, _ = Disaster.objects.get_or_create(name="ルート確認災害", defaults={"type": "flood"})
+    return [disaster.pk]
+
+
 ROUTES = [
     Route("home"),
     Route("account", post={"action": "begin"}),
@@ -74,6 +88,10 @@ ROUTES = [
     Route("staff_resend_invite", args=_an_invited_member, post={}, get=False),
     Route("staff_reset_2fa", args=_a_staff_member, post={}, get=False),
     Route("audit"),
+    Route("shelters"),
+    Route("disaster_control", post={"action": "open_disaster", "name": "ルート災害", "type": "flood"}),
+    Route("disaster_report", args=_a_disaster),
+    Route("shelter_reception", args=_a_shelter, post={"action": "manual", "name": "ルート避難者"}),
 ]
 ROUTES_BY_NAME = {route.name: route for route in ROUTES}
 WHO = ["admin", *[role for role in ALL_ROLES if role != "municipality_admin"]]

@@ -125,3 +125,28 @@ def test_a_staff_member_without_any_role_is_refused_at_sign_in(saga):
                                                                    "password": "test-pass-2026-x"})
     assert response.status_code == 403
     assert "この管理画面を使う権限がありません" in response.content.decode()
+
+
+def test_the_older_staff_required_decorator_still_guards_pages(saga, rf):
+    """Kept for pages written before sections existed: same answers as section_required."""
+    from django.contrib.auth.models import AnonymousUser
+    from django.contrib.sessions.backends.cache import SessionStore
+    from django.core.exceptions import PermissionDenied
+
+    from admin_console.access import staff_required
+
+    @staff_required("disaster_staff")
+    def page(request):
+        return "ok"
+
+    def request_as(user):
+        request = rf.get("/console/old/")
+        request.user, request.session = user, SessionStore()
+        return request
+
+    with saga.schema():
+        assert page(request_as(saga.staff["disaster_staff"])) == "ok"
+        assert page(request_as(saga.admin)) == "ok"
+        with pytest.raises(PermissionDenied):
+            page(request_as(saga.staff["teacher"]))
+        assert page(request_as(AnonymousUser())).status_code == 302

@@ -21,8 +21,8 @@ from accounts.models import AuditEvent, District, StaffTotp, User
 from accounts.roles import Role
 from tests.base import TEST_PASSWORD
 
-from .browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LiveServer, ensure_chromium, ensure_htmx, in_own_connection
-
+from .browser import (ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LiveServer, ensure_chromium, ensure_htmx,
+                      in_own_connection)
 
 
 @pytest.fixture(scope="module")

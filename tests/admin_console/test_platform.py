@@ -14,7 +14,7 @@ from accounts.models import AuditEvent, User
 from admin_console.platform.services import platform_operator_create
 from tenants import hostcache
 from tenants.models import Municipality
-from tests.base import TEST_PASSWORD, TenantApiClient, assert_num_queries
+from tests.base import TEST_PASSWORD, TenantApiClient, assert_num_queries, delete_public_user
 
 PLATFORM_HOST = "localhost"
 
@@ -71,7 +71,8 @@ def test_a_public_user_who_is_not_an_operator_gets_403(operator):
 def test_the_list_shows_size_residents_and_last_activity_in_constant_queries(saga, kanzaki, operator):
     client = operator_client(operator)
     client.get("/platform/")
-    # session, operator, municipalities, their domains, schema sizes, residents + activity (one UNION)
+    # search_path, session, operator, municipalities, their domains, schema sizes, residents and
+    # last activity of every schema (one UNION ALL query, whatever the number of municipalities)
     with assert_num_queries(7):
         response = client.get("/platform/")
     html = response.content.decode()
@@ -88,6 +89,7 @@ def test_the_list_shows_size_residents_and_last_activity_in_constant_queries(sag
 
         for _ in range(3):
             resident_create()
+    client.get("/platform/")
     with assert_num_queries(7):
         html = client.get("/platform/").content.decode()
     row = html[html.index('id="municipality-412015"'):]
@@ -132,8 +134,8 @@ def committed(django_db_blocker, tenants_pair):
         for municipality in Municipality.objects.filter(code__in=created):
             municipality.domains.all().delete()
             municipality.delete(force_drop=True)
-        User.objects.filter(username="ops-onboard@platform.example").delete()
         AuditEvent.objects.filter(action__startswith="platform.").delete()
+        delete_public_user("ops-onboard@platform.example")
         hostcache.clear()
 
 
@@ -184,3 +186,59 @@ def test_create_platform_operator_command(db, tenants_pair):
 def test_platform_account_page_offers_two_factor(operator):
     html = operator_client(operator).get("/platform/account/").content.decode()
     assert "2段階認証を設定する" in html and 'href="/platform/"' in html
+
+
+# --- Every platform route: who gets what --------------------------------------------------------------
+PLATFORM_ROUTES = [
+    # path, answers GET, form post (None: none), queries for an operator's GET
+    ("/platform/", True, None, 7),
+    ("/platform/onboard/", True, {"code": "1"}, 3),  # search_path, session, operator
+    ("/platform/account/", True, {"action": "none"}, 4),  # + the operator's authenticator
+    ("/platform/municipalities/412104/suspend/", False, {}, None),
+    ("/platform/municipalities/412104/resume/", False, {}, None),
+]
+
+
+def test_every_platform_route_is_covered():
+    from django.urls import URLPattern
+
+    from admin_console.platform import urls
+
+    names = {pattern.name for pattern in urls.urlpatterns if isinstance(pattern, URLPattern)}
+    assert names == {"home", "onboard", "account", "suspend", "resume", "login", "login_verify", "logout",
+                     "set_language"}
+    for pattern in urls.urlpatterns:
+        if pattern.name in {"home", "onboard", "account", "suspend", "resume"}:
+            assert getattr(pattern.callback, "platform_operator_only", False), pattern.name
+
+
+@pytest.mark.parametrize("path, answers_get, post, queries", PLATFORM_ROUTES, ids=[r[0] for r in PLATFORM_ROUTES])
+def test_platform_route_access(saga, kanzaki, operator, restore_host_cache, path, answers_get, post, queries):
+    def footprint():
+        return AuditEvent.objects.count(), list(Municipality.objects.values_list("code", "status"))
+
+    before = footprint()
+    anonymous = TenantApiClient(PLATFORM_HOST)
+    assert anonymous.get(path)["Location"] == f"/platform/login/?next={path}"
+    assert anonymous.post(path, post or {})["Location"] == f"/platform/login/?next={path}"
+
+    outsider = User.objects.create_user(username="not-an-operator", kind=User.Kind.STAFF)
+    denied = operator_client(outsider)
+    for response in (denied.get(path), denied.post(path, post or {})):
+        assert response.status_code == 403 and response["Content-Type"].startswith("text/html")
+    assert footprint() == before
+
+    from .conftest import console_client
+
+    municipal_session = console_client(saga, "admin", host=PLATFORM_HOST)
+    assert municipal_session.get(path).status_code == 302
+
+    client = operator_client(operator)
+    if answers_get:
+        client.get(path)
+        with assert_num_queries(queries):
+            assert client.get(path).status_code == 200
+    else:
+        assert client.get(path).status_code == 405
+    if post is not None:
+        assert client.post(path, post).status_code in (200, 302, 400)

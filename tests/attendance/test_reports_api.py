@@ -298,12 +298,12 @@ def test_report_create_query_count_is_constant(world):
     client.get("/api/v1/attendance/options/")  # first use of the token records last_used_at
     body = {"student": world.students_a[0].pk, "type": "absent", "reason": _reason(world), "date": "2026-06-03",
             "symptoms": ["fever"], "temperature": 38.0}
-    # search_path, token, savepoint, student, reason, enrollment, class lock, overlap, insert, policy,
-    # counts upsert, release, read back
-    with assert_num_queries(13):
+    # search_path, token, savepoint, student, reason, class (locked, through the enrollment), overlap,
+    # insert, policy, counts upsert, release
+    with assert_num_queries(11):
         assert client.post("/api/v1/attendance/reports/", body, format="json").status_code == 201
     body.update(date="2026-06-04", end_date="2026-06-12")  # nine days: still one counts statement
-    with assert_num_queries(13):
+    with assert_num_queries(11):
         assert client.post("/api/v1/attendance/reports/", body, format="json").status_code == 201
 
 
@@ -323,3 +323,9 @@ def test_children_and_report_list_query_counts(world):
     _report(world, student=world.students_b[1])
     with assert_num_queries(4):
         assert client.get("/api/v1/attendance/reports/").json()["count"] == 2
+
+
+@pytest.mark.parametrize("query", ["page_size=null", "page_size=0", "page_size=-3"])
+def test_bad_page_size_is_400(world, query):
+    for path in ("/api/v1/attendance/reports/", "/api/v1/attendance/announcements/"):
+        _error(world.client("guardian").get(f"{path}?{query}"), 400, "validation_error")

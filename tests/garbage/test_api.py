@@ -208,16 +208,25 @@ def test_reminder_put_and_get(garbage_calendars, saga):
     ({"area": "AREA", "timing": "morning_of", "time": "20:00"}, "time"),
     ({"area": "AREA", "timing": "evening_before", "time": "06:00"}, "time"),
     ({}, "area"),
+    ({"area": "AREA_AS_TEXT"}, "area"),
+    ({"area": "AREA", "enabled": 0}, "enabled"),
 ])
 def test_reminder_bad_input(garbage_calendars, saga, body, field):
-    body = {k: (area_id(saga, "今宿町") if v == "AREA" else v) for k, v in body.items()}
+    aid = area_id(saga, "今宿町")
+    body = {k: aid if v == "AREA" else str(aid) if v == "AREA_AS_TEXT" else v for k, v in body.items()}
     response = saga.client("resident").put("/api/v1/garbage/reminder/", body, format="json")
     assert response.status_code == 400
     assert list(error(response)["fields"]) == [field]
 
 
-@pytest.mark.parametrize(("who", "status"), [(None, 401), ("admin", 403), ("sanitation_staff", 403)])
+@pytest.mark.parametrize(("who", "status"), [(None, 401), ("admin", 403), ("teacher", 403)])
 def test_reminder_is_for_residents(garbage_calendars, saga, who, status):
     response = saga.client(who).get("/api/v1/garbage/reminder/")
     assert response.status_code == status
     assert error(response)["code"] in {"not_authenticated", "permission_denied"}
+
+
+@pytest.mark.parametrize("query", ["page=", "page=abc", "page_size=0", "page_size=x&page_size=5", "page=1&page=2"])
+def test_paging_parameters_must_be_positive_integers(garbage_calendars, saga, query):
+    response = saga.client().get(f"/api/v1/garbage/areas/?{query}")
+    assert response.status_code == 400 and error(response)["code"] == "validation_error"

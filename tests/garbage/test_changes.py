@@ -12,6 +12,8 @@ from miniapps.garbage import services
 from miniapps.garbage.models import Area, AreaGroup, Category
 from superapp.api.errors import ApiError
 
+from tests.base import assert_num_queries
+
 from .conftest import area_id
 
 
@@ -88,3 +90,16 @@ def test_invalid_changes_are_refused(refs, saga, kwargs, field):
     with saga.schema(), pytest.raises(ApiError) as caught:
         services.collection_change_create(acting_user=saga.admin, date=date(2021, 1, 11), **kwargs)
     assert list(caught.value.fields) == [field]
+
+
+def test_cached_answers_follow_a_committed_change(refs, saga, django_capture_on_commit_callbacks):
+    client = saga.client()
+    aid = area_id(saga, "今宿町")
+    url = f"/api/v1/garbage/areas/{aid}/collections/?from=2021-01-14&to=2021-01-14"
+    assert [r["date"] for r in client.get(url).json()] == ["2021-01-14"]
+    with assert_num_queries(0):  # cached: not even the schema switch (it happens on the first query)
+        assert [r["date"] for r in client.get(url).json()] == ["2021-01-14"]
+    with saga.schema(), django_capture_on_commit_callbacks(execute=True):
+        services.collection_change_create(acting_user=saga.admin, date=date(2021, 1, 14), action="cancel",
+                                          category=refs["burnable"], area=refs["imajuku"])
+    assert client.get(url).json() == []

@@ -212,11 +212,13 @@ def test_staff_catalog_query_counts(saga, kanzaki):
         admin.get("/api/v1/staff/external-miniapps/")
     with assert_num_queries(5):  # search_path, token, roles, catalog, default layout
         admin.get("/api/v1/staff/home-layout/")
-    # search_path, token, roles, savepoint, catalog item, entry for update, update, audit, re-read, release
-    with assert_num_queries(10):
+    # search_path, token, roles, savepoint, catalog item, entry for update, update, new catalog
+    # generation, audit, re-read, release
+    with assert_num_queries(11):
         admin.patch("/api/v1/staff/miniapps/kanzaki-1/", {"enabled": False}, format="json")
-    # search_path, token, roles, savepoint, catalog, one upsert for every position, audit, re-read, release
-    with assert_num_queries(9):
+    # search_path, token, roles, savepoint, catalog, one upsert for every position, new generation,
+    # audit, re-read, release
+    with assert_num_queries(10):
         admin.put("/api/v1/staff/miniapps/order/", {"order": ["kanzaki-3"]}, format="json")
 
 
@@ -225,10 +227,10 @@ def test_external_miniapp_query_counts(saga):
     admin.post("/api/v1/staff/external-miniapps/", NEW_APP, format="json")
     with assert_num_queries(4):  # search_path, token, roles, the app with its publisher
         admin.get("/api/v1/staff/external-miniapps/saga-parking/")
-    # search_path, token, roles, app, savepoint, update, audit, release
-    with assert_num_queries(8):
+    # search_path, token, roles, app, savepoint, update, new shared generation, audit, release
+    with assert_num_queries(9):
         admin.patch("/api/v1/staff/external-miniapps/saga-parking/", {"name": "駐車場"}, format="json")
-    with assert_num_queries(8):  # search_path, token, roles, app, savepoint, update, audit, release
+    with assert_num_queries(9):
         admin.post("/api/v1/staff/external-miniapps/saga-parking/status/", {"status": "published"}, format="json")
     with saga.schema():
         assert ExternalMiniApp.objects.get(slug="saga-parking").status == "published"

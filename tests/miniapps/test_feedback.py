@@ -131,7 +131,9 @@ def test_query_counts(saga):
         assert len(client.get("/api/v1/feedback/").json()["results"]) == 3
     with assert_num_queries(3):  # search_path, token, insert
         _send(client)
-    with assert_num_queries(3):  # search_path, token, the catalog lookup of a non-built-in id (refused)
+    _send(client, miniapp="no-such-app")
+    # search_path, token, catalog generation: ids are checked against the cached catalog (refused)
+    with assert_num_queries(3):
         assert _send(client, miniapp="no-such-app").status_code == 400
     moderator = saga.client(Role.COMMUNITY_MODERATOR)
     moderator.get("/api/v1/staff/feedback/")
@@ -152,6 +154,7 @@ def test_console_inbox_and_answer(saga):
     inbox = console.get("/console/feedback/")
     assert inbox.status_code == 200
     assert "地図が表示されません" in inbox.content.decode()
+    assert 'href="/console/feedback/"' in inbox.content.decode()  # in the console's navigation
     assert "地図が表示されません" not in console.get("/console/feedback/?status=answered").content.decode()
     page = console.get(f"/console/feedback/{feedback_id}/")
     assert page.status_code == 200 and "不具合の報告" in page.content.decode()

@@ -321,3 +321,22 @@ def test_consent_and_jwks_query_counts(saga, walk, hanako):
     anonymous.get("/api/v1/miniapps/keys/")
     with assert_num_queries(3):  # search_path, current key, published keys
         anonymous.get("/api/v1/miniapps/keys/")
+
+
+def test_verified_resident_means_an_active_digital_citizen_id(saga, walk, hanako):
+    from citizen_id.models import CitizenId
+
+    client, user = hanako
+    consent = {"consent": ["verified_resident"]}
+
+    def verified() -> bool:
+        token = _launch(client, walk, consent).json()["token"]
+        return jwt.decode(token, options={"verify_signature": False})["verified_resident"]
+
+    assert verified() is False
+    with saga.schema():
+        citizen = CitizenId.objects.create(reference="TESTREF000000001", user=user, verified_at=timezone.now())
+    assert verified() is True
+    with saga.schema():
+        CitizenId.objects.filter(pk=citizen.pk).update(status=CitizenId.Status.SUSPENDED)
+    assert verified() is False

@@ -37,7 +37,7 @@ def test_the_installed_builtin_miniapps_are_registered():
     assert feedback.name_ja == "ご意見投稿" and feedback.category == "city_hall"
     assert feedback.api_path == "/api/v1/feedback/" and feedback.console_path == "/console/feedback/"
     assert feedback.staff_roles == ("municipality_admin", "community_moderator")
-    assert [manifest.id for manifest in registry.console_entries()] == ["announcements", "feedback"]
+    assert [manifest.id for manifest in registry.console_entries()] == ["announcements", "garbage", "feedback"]
 
 
 def test_a_valid_manifest():
@@ -118,3 +118,14 @@ def test_the_same_settings_without_the_broken_app_start():
                             cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "started" in result.stdout
+
+
+def test_console_navigation_sections_match_the_manifests():
+    """The console shows a mini-app's pages to the roles its manifest names (and guards them so)."""
+    from admin_console.access import SECTIONS_BY_KEY
+
+    for miniapp_id, url_name in [("announcements", "announcements_console:index"),
+                                 ("feedback", "feedback_console:inbox")]:
+        section = SECTIONS_BY_KEY[miniapp_id]
+        assert set(section.roles) == set(registry.get(miniapp_id).staff_roles)
+        assert section.url_name == url_name

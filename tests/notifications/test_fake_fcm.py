@@ -127,3 +127,24 @@ def test_a_client_that_goes_away_during_the_latency_gets_nothing_logged(fake_fcm
     time.sleep(0.3)  # past the 50 ms latency
     assert read_log(log) == []
     assert requests.get(f"{url}/_fake/stats", timeout=5).json()["stats"]["abandoned"] == 1
+
+
+def test_a_municipality_with_its_own_firebase_project_sends_through_it(saga, fake_fcm):
+    from notifications.tenancy import current_municipality
+
+    with saga.schema():
+        saga.municipality.settings = {**saga.municipality.settings, "firebase": {"project_id": "saga-city-app"}}
+        saga.municipality.save(update_fields=["settings"])
+        config = push.config_for(current_municipality())
+        assert config.project_id == "saga-city-app" and config.endpoint == fake_fcm.url
+        [result] = push.send_each([_message("own-project-token")], config=config)
+    assert result.message_name.startswith("projects/saga-city-app/messages/")
+    assert [line["project"] for line in fake_fcm.log()] == ["saga-city-app"]
+
+
+def test_the_default_project_uses_anonymous_credentials(settings):
+    settings.FCM_PROJECT_ID, settings.FCM_CREDENTIALS_FILE = "superapp-local", ""
+    config = push.config_for(None)
+    assert config == push.FirebaseConfig("superapp-local", "", settings.FCM_ENDPOINT)
+    credential = push._AnonymousCredential().get_credential()
+    assert type(credential).__name__ == "AnonymousCredentials"

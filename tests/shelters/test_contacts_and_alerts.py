@@ -193,3 +193,39 @@ def test_active_alerts_make_no_query_when_warm(saga):
     client.get("/api/v1/alerts/active/")
     with assert_num_queries(0):
         client.get("/api/v1/alerts/active/")
+
+
+def test_an_alert_for_a_district_becomes_one_disaster_push_to_that_district(saga):
+    from accounts.services import resident_update_profile
+    from notifications.models import Notification
+    from shelters.tasks import push_alert
+
+    with saga.schema():
+        kase = district_create(name="嘉瀬", kana="かせ")
+        resident_update_profile(user=saga.resident, district=kase)
+    assert post_cap(saga.client("disaster_staff"), cap()).status_code == 201
+    with saga.schema():
+        alert = Alert.objects.get(identifier="saga-2026-0001")
+        notification_id = push_alert.apply(args=[alert.pk]).get()  # what the worker runs after commit
+        alert.refresh_from_db()
+        notification = Notification.objects.get(pk=notification_id)
+        assert alert.pushed_at is not None and alert.push_notification_id == notification.pk
+        assert (notification.topic, notification.priority) == ("disaster", "high")
+        assert notification.broadcast_districts == [kase.pk] and notification.title == "【警戒レベル4】避難指示"
+        assert push_alert.apply(args=[alert.pk]).get() is None  # redelivered: nothing is pushed twice
+        assert Notification.objects.filter(topic="disaster").count() == 1
+
+
+def test_an_alert_for_a_district_without_residents_pushes_nothing(saga):
+    from notifications.models import Notification
+    from shelters.tasks import push_alert
+
+    with saga.schema():
+        district_create(name="嘉瀬", kana="かせ")
+    assert post_cap(saga.client("disaster_staff"), cap()).status_code == 201
+    with saga.schema():
+        alert = Alert.objects.get(identifier="saga-2026-0001")
+        assert push_alert.apply(args=[alert.pk]).get() is None
+        alert.refresh_from_db()
+        assert alert.pushed_at is not None and alert.push_notification_id is None
+        assert not Notification.objects.exists()

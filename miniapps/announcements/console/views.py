@@ -1,8 +1,8 @@
-"""Console pages for announcements: list, publish, edit, withdraw. Same services as the API."""
+"""Console pages for announcements: list, publish, edit, withdraw. Same services as the API; guarded
+by the console section "announcements", whose roles are the manifest's staff_roles (a test checks)."""
 from __future__ import annotations
 
 from django import forms
-from django.apps import apps
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -10,14 +10,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import District
-from admin_console.access import staff_required
+from admin_console.access import section_required
 from superapp.api.errors import ApiError
 
 from .. import selectors, services
 from ..models import Announcement
 
-# This module is imported while the mini-app registry is filled: read the roles from the app config.
-ROLES = apps.get_app_config("miniapps_announcements").staff_roles
 _DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
 
@@ -50,7 +48,7 @@ def _get(announcement_id: int) -> Announcement:
         raise Http404 from None
 
 
-@staff_required(*ROLES)
+@section_required("announcements")
 @require_http_methods(["GET"])
 def index(request):
     now = timezone.now()
@@ -63,7 +61,7 @@ def index(request):
     return render(request, "announcements/console/index.html", {"groups": groups})
 
 
-@staff_required(*ROLES)
+@section_required("announcements")
 @require_http_methods(["GET", "POST"])
 def edit(request, announcement_id: int | None = None):
     announcement = _get(announcement_id) if announcement_id is not None else None
@@ -88,7 +86,7 @@ def edit(request, announcement_id: int | None = None):
                   status=400 if form.errors else 200)
 
 
-@staff_required(*ROLES)
+@section_required("announcements")
 @require_POST
 def delete(request, announcement_id: int):
     services.announcement_delete(announcement=_get(announcement_id), acting_user=request.user)

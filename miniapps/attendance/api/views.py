@@ -28,6 +28,17 @@ STAFF_TAGS = ["attendance (staff)"]
 IsTeacher = HasRole(Role.TEACHER)
 
 
+class StrictPageNumberPagination(PageNumberPagination):
+    """`page_size` that is not a positive integer is a 400, not silently the default."""
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is not None and (not raw.isdigit() or int(raw) < 1):
+            raise ApiError("validation_error", fields={self.page_size_query_param: [
+                "1以上の整数で指定してください / must be a positive integer"]})
+        return super().get_page_size(request)
+
+
 def _query_date(request):
     query = s.AttendanceDateQuery(data=request.query_params)
     query.is_valid(raise_exception=True)
@@ -92,7 +103,7 @@ class ReportListCreateApi(generics.ListAPIView):
 
     permission_classes = [IsResident]
     serializer_class = s.AttendanceReportOutput
-    pagination_class = PageNumberPagination
+    pagination_class = StrictPageNumberPagination
 
     def get_queryset(self):
         query = _StudentQuery(data=self.request.query_params)
@@ -115,7 +126,7 @@ class ReportListCreateApi(generics.ListAPIView):
         values = dict(data.validated_data)
         report = services.report_create(guardian=request.user, student_id=values.pop("student"),
                                         reason_id=values.pop("reason"), start_date=values.pop("date"), **values)
-        report = selectors.access_report_for_guardian(guardian=request.user, report_id=report.pk)
+        # The service returns the report with its student, school, class and reason loaded.
         return Response(s.AttendanceReportOutput(report).data, status=status.HTTP_201_CREATED)
 
 
@@ -144,7 +155,7 @@ class AnnouncementListApi(generics.ListAPIView):
 
     permission_classes = [IsResident]
     serializer_class = s.AttendanceAnnouncementOutput
-    pagination_class = PageNumberPagination
+    pagination_class = StrictPageNumberPagination
 
     def get_queryset(self):
         return selectors.announcements_for_guardian(guardian=self.request.user)
@@ -255,7 +266,7 @@ class StaffAlertListApi(generics.ListAPIView):
 
     permission_classes = [IsAnyStaff]
     serializer_class = s.AttendanceAlertOutput
-    pagination_class = PageNumberPagination
+    pagination_class = StrictPageNumberPagination
 
     def get_queryset(self):
         return selectors.alerts_visible(user=self.request.user)

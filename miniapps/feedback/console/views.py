@@ -1,30 +1,27 @@
-"""Console pages for feedback: the inbox and answering one. Same selectors and services as the API."""
+"""Console pages for feedback: the inbox and answering one. Same selectors and services as the API;
+guarded by the console section "feedback", whose roles are the manifest's staff_roles (a test checks)."""
 from __future__ import annotations
 
 from django import forms
-from django.apps import apps
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from admin_console.access import staff_required
+from admin_console.access import section_required
 from superapp.api.errors import ApiError
 
 from .. import selectors, services
 from ..models import Feedback
 
-# The manifest's staff roles guard these pages (this module is imported while the registry is
-# being filled, so read them from the app config).
-ROLES = apps.get_app_config("miniapps_feedback").staff_roles
 
 
 class ReplyForm(forms.Form):
     text = forms.CharField(label="回答 / Answer", max_length=4000, widget=forms.Textarea(attrs={"rows": 8}))
 
 
-@staff_required(*ROLES)
+@section_required("feedback")
 @require_http_methods(["GET"])
 def inbox(request):
     status = request.GET.get("status") or ""
@@ -39,7 +36,7 @@ def inbox(request):
     })
 
 
-@staff_required(*ROLES)
+@section_required("feedback")
 @require_http_methods(["GET", "POST"])
 def detail(request, feedback_id: int):
     try:

@@ -1,10 +1,13 @@
 """Input and output serializers of the garbage calendar API."""
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from datetime import time as dtime, timedelta
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
 
 from superapp.api.fields import StrictCharField
 
@@ -13,7 +16,41 @@ from ..models import Reminder
 from ..workdays import booking_cutoff
 
 DATE_FORMATS = ["%Y-%m-%d"]
+_HHMM_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 MAX_ID = 2**63 - 1  # PostgreSQL bigint: larger ids would be a database error, not a 400
+
+
+@extend_schema_field({"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d$", "example": "20:00"})
+class HourMinuteField(serializers.Field):
+    """A clock time as "HH:MM" (Asia/Tokyo), in and out."""
+
+    default_error_messages = {"invalid": "時刻は HH:MM で指定してください / use HH:MM, e.g. 20:00"}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or not _HHMM_RE.match(data):
+            self.fail("invalid")
+        return dtime(int(data[:2]), int(data[3:5]))
+
+    def to_representation(self, value):
+        return value.strftime("%H:%M")
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """JSON true/false only (DRF would also take 0, 1, "yes", "on")."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """JSON integers only (DRF would also take "12", 12.0 and true)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class CategoryBriefOutput(serializers.Serializer):
@@ -118,20 +155,20 @@ class ItemOutput(serializers.Serializer):
 
 
 class ReminderInput(serializers.Serializer):
-    area = serializers.IntegerField(min_value=1, max_value=MAX_ID)
-    categories = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False, max_length=50,
+    area = StrictIntegerField(min_value=1, max_value=MAX_ID)
+    categories = serializers.ListField(child=StrictIntegerField(min_value=1, max_value=MAX_ID), required=False, max_length=50,
                                        help_text="category ids; empty or missing: every category")
     timing = serializers.ChoiceField(choices=Reminder.Timing.choices, default=Reminder.Timing.EVENING_BEFORE)
-    time = serializers.TimeField(required=False, input_formats=["%H:%M"],
-                                 help_text="HH:MM in Asia/Tokyo; default 20:00 (evening_before) or 06:30 (morning_of)")
-    enabled = serializers.BooleanField(default=True)
+    time = HourMinuteField(required=False,
+                           help_text="HH:MM in Asia/Tokyo; default 20:00 (evening_before) or 06:30 (morning_of)")
+    enabled = StrictBooleanField(default=True)
 
 
 class ReminderOutput(serializers.Serializer):
     area = AreaOutput(allow_null=True)
     categories = serializers.SerializerMethodField()
     timing = serializers.CharField()
-    time = serializers.TimeField(format="%H:%M")
+    time = HourMinuteField()
     enabled = serializers.BooleanField()
 
     def get_categories(self, reminder) -> list[dict]:
@@ -168,13 +205,13 @@ class PickupDayOutput(serializers.Serializer):
 
 
 class BookingLineInput(serializers.Serializer):
-    item_type = serializers.IntegerField(min_value=1, max_value=MAX_ID)
-    quantity = serializers.IntegerField(min_value=1, max_value=10)
+    item_type = StrictIntegerField(min_value=1, max_value=MAX_ID)
+    quantity = StrictIntegerField(min_value=1, max_value=10)
 
 
 class BookingInput(serializers.Serializer):
-    pickup_day = serializers.IntegerField(min_value=1, max_value=MAX_ID)
-    area = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    pickup_day = StrictIntegerField(min_value=1, max_value=MAX_ID)
+    area = StrictIntegerField(min_value=1, max_value=MAX_ID)
     items = serializers.ListField(child=BookingLineInput(), allow_empty=False, max_length=10)
     address = StrictCharField(max_length=200)
     phone = StrictCharField(max_length=20, required=False, allow_blank=True, default="")

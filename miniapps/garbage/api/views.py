@@ -79,11 +79,15 @@ class AreaCollectionsApi(APIView):
     @extend_schema(parameters=[_FROM, _TO], responses=s.CollectionOutput(many=True), tags=TAGS,
                    summary="Collection days of an area, sorted by date")
     def get(self, request, area_id: int):
-        area = selectors.access_area(id=area_id)
         params = s.DateRangeInput(data=request.query_params)
         params.is_valid(raise_exception=True)
-        collections = selectors.area_collections(area=area, **params.validated_data)
-        return Response(s.CollectionOutput(collections, many=True).data)
+        start, end = params.validated_data["start"], params.validated_data["end"]
+
+        def compute():
+            area = selectors.access_area(id=area_id)
+            return list(s.CollectionOutput(selectors.area_collections(area=area, start=start, end=end), many=True).data)
+
+        return Response(selectors.cached_calendar_answer("collections", area_id, start, end, compute=compute))
 
 
 class AreaNextApi(APIView):
@@ -92,10 +96,14 @@ class AreaNextApi(APIView):
     @extend_schema(responses=s.NextCollectionOutput(many=True), tags=TAGS,
                    summary="The next collection day of each category (today included)")
     def get(self, request, area_id: int):
-        area = selectors.access_area(id=area_id)
         today = timezone.localdate()
-        collections = selectors.area_next(area=area, today=today)
-        return Response(s.NextCollectionOutput(collections, many=True, context={"today": today}).data)
+
+        def compute():
+            area = selectors.access_area(id=area_id)
+            return list(s.NextCollectionOutput(selectors.area_next(area=area, today=today), many=True,
+                                               context={"today": today}).data)
+
+        return Response(selectors.cached_calendar_answer("next", area_id, today, compute=compute))
 
 
 class AreaCalendarIcsApi(APIView):
@@ -112,13 +120,18 @@ class AreaCalendarIcsApi(APIView):
         tags=TAGS, summary="iCalendar feed of an area (subscribe from Google/Apple Calendar)",
     )
     def get(self, request, area_id: int):
-        area = selectors.access_area(id=area_id)
         params = s.CalendarRangeInput(data=request.query_params)
         params.is_valid(raise_exception=True)
-        collections = selectors.area_collections(area=area, **params.validated_data)
-        body = calendar_ics(area=area, collections=collections, schema_name=request.tenant.schema_name)
+        start, end = params.validated_data["start"], params.validated_data["end"]
+
+        def compute():
+            area = selectors.access_area(id=area_id)
+            collections = selectors.area_collections(area=area, start=start, end=end)
+            return calendar_ics(area=area, collections=collections, schema_name=request.tenant.schema_name)
+
+        body = selectors.cached_calendar_answer("ics", area_id, start, end, compute=compute)
         response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
-        response["Content-Disposition"] = f'inline; filename="garbage-{area.id}.ics"'
+        response["Content-Disposition"] = f'inline; filename="garbage-{area_id}.ics"'
         return response
 
 

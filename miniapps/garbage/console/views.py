@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.apps import apps
 from django.db import connection
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -13,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from admin_console.access import staff_required
+from admin_console.access import section_required
 from superapp.api.errors import ApiError
 
 from .. import selectors, services
@@ -22,8 +21,9 @@ from ..models import Area, Booking, Category, CollectionChange, PickupDay, Picku
 from ..workdays import booking_cutoff
 from .forms import CapacityForm, CategoryForm, ChangeForm, DayForm, ItemTypeForm, PickupDayForm
 
-# Read from the manifest: the roles that may use these pages (municipality admins always may).
-ROLES = apps.get_app_config("miniapps_garbage").staff_roles
+# The console section "garbage" (admin_console.access.SECTIONS) names the roles, the same as the
+# manifest's staff_roles (municipality admins for now).
+SECTION = "garbage"
 
 
 def _add_api_errors(form, exc: ApiError) -> None:
@@ -41,7 +41,7 @@ def _get_or_404(queryset, pk: int):
     return obj
 
 
-@staff_required(*ROLES)
+@section_required(SECTION)
 @require_http_methods(["GET"])
 def index(request):
     today = timezone.localdate()
@@ -54,14 +54,14 @@ def index(request):
     return render(request, "garbage/console/index.html", context)
 
 
-@staff_required(*ROLES)
+@section_required(SECTION)
 @require_http_methods(["GET"])
 def categories(request):
     rows = [(category, category.rules.count()) for category in selectors.category_list()]
     return render(request, "garbage/console/categories.html", {"rows": rows})
 
 
-@staff_required(*ROLES)
+@section_required(SECTION)
 @require_http_methods(["GET", "POST"])
 def category_edit(request, category_id: int):
     category = _get_or_404(Category.objects.all(), category_id)
@@ -75,7 +75,7 @@ def category_edit(request, category_id: int):
     return render(request, "garbage/console/category_edit.html", {"form": form, "category": category}, status=status)
 
 
-@staff_required(*ROLES)
+@section_required(SECTION)
 @require_http_methods(["GET", "POST"])
 def changes(request):
     form = ChangeForm(request.POST or None)
@@ -92,7 +92,7 @@ def changes(request):
                   {"form": form, "changes": selectors.upcoming_changes(since=since)}, status=status)
 
 
-@staff_required(*ROLES)
+@section_required(SECTION)
 @require_POST
 def change_delete(request, change_id: int):
     change = _get_or_404(CollectionChange.objects.all(), change_id)
@@ -100,7 +100,7 @@ def change_delete(request, change_id: int):
     return HttpResponseRedirect(reverse("garbage:changes"))
 
 
-@staff_required(*ROLES)
+@section_required(SECTION)
 @require_http_methods(["GET", "POST"])
 def pickup(request):
     kind = request.POST.get("form") if request.method == "POST" else None
@@ -127,7 +127,7 @@ def pickup(request):
     }, status=status)
 
 
-@staff_required(*ROLES)
+@section_required(SECTION)
 @require_POST
 def pickup_capacity(request, day_id: int):
     day = _get_or_404(PickupDay.objects.all(), day_id)
@@ -145,7 +145,7 @@ def pickup_capacity(request, day_id: int):
                   status=400)
 
 
-@staff_required(*ROLES)
+@section_required(SECTION)
 @require_http_methods(["GET", "POST"])
 def item_type_edit(request, item_type_id: int):
     item_type = _get_or_404(PickupItemType.objects.all(), item_type_id)
@@ -162,7 +162,7 @@ def item_type_edit(request, item_type_id: int):
     return render(request, "garbage/console/item_type_edit.html", {"form": form, "item_type": item_type}, status=status)
 
 
-@staff_required(*ROLES)
+@section_required(SECTION)
 @require_http_methods(["GET"])
 def bookings(request):
     form = DayForm(request.GET or {"date": timezone.localdate()})
@@ -179,7 +179,7 @@ def bookings(request):
     }, status=status)
 
 
-@staff_required(*ROLES)
+@section_required(SECTION)
 @require_POST
 def booking_cancel(request, booking_id: int):
     booking = _get_or_404(Booking.objects.select_related("pickup_day"), booking_id)
@@ -191,7 +191,7 @@ def booking_cancel(request, booking_id: int):
     return HttpResponseRedirect(f"{reverse('garbage:bookings')}?date={booking.pickup_day.date:%Y-%m-%d}")
 
 
-@staff_required(*ROLES)
+@section_required(SECTION)
 @require_http_methods(["GET"])
 def dictionary_csv(request):
     """The sorting dictionary as the national standard ゴミの分別方法一覧 CSV."""
