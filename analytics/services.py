@@ -3,6 +3,7 @@ export schedules, and open-data releases. Views, tasks and the management comman
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import os
 import shutil
@@ -26,11 +27,12 @@ from accounts.roles import Role
 from accounts.selectors import user_has_role
 from accounts.services import audit_record
 from superapp.api.errors import ApiError
+from superapp.celery import enqueue_on_commit
 from tenants.selectors import current_municipality
 
 from . import engine, facts
 from .datasets import Dataset, QueryContext, get_dataset
-from .models import ExportFormat, ExportJob, ExportSchedule, FactBuild, FactWatermark
+from .models import ExportJob, ExportSchedule, FactBuild, FactWatermark
 from .privacy import privacy_threshold
 
 log = logging.getLogger(__name__)
@@ -86,14 +88,11 @@ def fact_rebuild_range(*, fact: facts.Fact, date_from: date, date_to: date) -> F
             "SELECT %s, d::date, coalesce((%s::jsonb ->> d::date::text)::int, 0), %s "
             "FROM generate_series(%s::date, %s::date, interval '1 day') AS d "
             "ON CONFLICT (fact, day) DO UPDATE SET rows = EXCLUDED.rows, built_at = EXCLUDED.built_at",
-            [fact.key, _json({day.isoformat(): rows for day, rows in per_day.items()}), now, date_from, date_to])
+            [fact.key, json.dumps({day.isoformat(): rows for day, rows in per_day.items()}), now, date_from, date_to])
+    from .console_dashboard import facts_changed
+
+    transaction.on_commit(facts_changed)  # the dashboard's cached figures are stale now
     return FactRebuild(fact.key, date_from, date_to, sum(per_day.values()), time.perf_counter() - started)
-
-
-def _json(value) -> str:
-    import json
-
-    return json.dumps(value)
 
 
 def facts_rebuild(*, date_from: date, date_to: date, keys: list[str] | None = None,
@@ -117,7 +116,7 @@ def facts_rebuild_enqueue(*, date_from: date, date_to: date, keys: list[str] | N
                  data={"from": date_from.isoformat(), "to": date_to.isoformat(), "facts": chosen})
     from .tasks import rebuild_facts
 
-    transaction.on_commit(lambda: rebuild_facts.delay(date_from.isoformat(), date_to.isoformat(), chosen))
+    enqueue_on_commit(rebuild_facts, date_from.isoformat(), date_to.isoformat(), chosen)
     return chosen
 
 
@@ -263,7 +262,7 @@ def export_job_create(*, dataset: str, fmt: str, date_from: date | None = None, 
     if enqueue:
         from .tasks import run_export
 
-        transaction.on_commit(lambda: run_export.delay(job.pk))
+        enqueue_on_commit(run_export, job.pk)
     return job
 
 
@@ -555,7 +554,3 @@ def export_schedules_run(*, today: date | None = None) -> list[ExportJob]:
         if job is not None:
             jobs.append(job)
     return jobs
-
-
-def export_formats() -> list[str]:
-    return list(ExportFormat.values)

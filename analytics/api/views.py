@@ -8,6 +8,7 @@ from django.utils.http import http_date, quote_etag
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -33,12 +34,15 @@ def _error(description: str) -> OpenApiResponse:
     return OpenApiResponse(response=ERROR_SCHEMA, description=description)
 
 
-class BinaryRenderer(JSONRenderer):
-    """Lets any Accept header negotiate on the download view, which returns the file itself; an
-    error raised before that is still written as the JSON error shape."""
+class FileDownloadNegotiation(BaseContentNegotiation):
+    """The download view answers with the file whatever the Accept header says (browsers and curl
+    send all sorts), and with the JSON error shape when there is no file to give."""
 
-    media_type = "*/*"
-    format = "bin"
+    def select_parser(self, request, parsers):
+        return parsers[0]
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
 
 
 # --- Datasets and exports ---------------------------------------------------------------------
@@ -90,9 +94,11 @@ class ExportDetailApi(APIView):
 
 class ExportDownloadApi(APIView):
     permission_classes = [ANALYSTS]
-    renderer_classes = [JSONRenderer, BinaryRenderer]
+    content_negotiation_class = FileDownloadNegotiation
 
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY),
+    @extend_schema(responses={(200, CONTENT_TYPES["csv"].split(";")[0]): OpenApiResponse(OpenApiTypes.BINARY),
+                              (200, CONTENT_TYPES["parquet"]): OpenApiResponse(OpenApiTypes.BINARY),
+                              (200, CONTENT_TYPES["hyper"]): OpenApiResponse(OpenApiTypes.BINARY),
                               409: _error("export_not_ready"), 410: _error("export_expired")},
                    tags=["analytics"], description="The export's file, for 7 days after it was made (audited).")
     def get(self, request, job_id: int):

@@ -5,8 +5,7 @@ from django import forms
 
 from admin_console.forms import ConsoleForm
 
-from ..datasets import all_datasets
-from ..engine import FORMATS
+from ..datasets import all_datasets, get_dataset
 from ..facts import all_facts
 from ..models import ExportFormat, ExportSchedule
 
@@ -26,17 +25,21 @@ class ExportForm(ConsoleForm):
     date_to = forms.DateField(label="終了日 / To", required=False, widget=DATE_INPUT)
     disaster_id = forms.IntegerField(label="災害ID（避難所のデータのみ） / Disaster ID (shelter data only)",
                                      required=False, min_value=1, max_value=2 ** 63 - 1)
+    event_id = forms.IntegerField(label="イベントID（イベント参加者名簿のみ） / Event ID (event participants only)",
+                                  required=False, min_value=1, max_value=2 ** 63 - 1)
     purpose = forms.CharField(label="目的（個人情報を含む名簿のみ・監査ログに記録） / Purpose (named lists only; audited)",
                               required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args, include_named: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["dataset"].choices = dataset_choices(include_named=include_named)
-        assert set(FORMATS) == set(ExportFormat.values)
 
     def parameters(self) -> dict:
-        disaster_id = self.cleaned_data.get("disaster_id")
-        return {"disaster_id": disaster_id} if disaster_id else {}
+        """The filled-in parameter fields the chosen dataset takes (the others are ignored)."""
+        dataset = get_dataset(self.cleaned_data["dataset"])
+        accepted = {parameter.name for parameter in dataset.parameters} if dataset else set()
+        return {name: self.cleaned_data[name] for name in ("disaster_id", "event_id")
+                if name in accepted and self.cleaned_data.get(name)}
 
 
 class ScheduleForm(ConsoleForm):

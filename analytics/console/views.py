@@ -7,14 +7,17 @@ from django.contrib import messages
 from django.http import FileResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from admin_console.access import section_required
+from admin_console.dashboard import DashboardContext
 from admin_console.forms import add_api_errors
 from superapp.api.errors import ApiError
 from superapp.api.utils import client_ip
 
 from .. import selectors, services
+from ..console_dashboard import CHARTS
 from ..datasets import all_datasets
 from ..engine import CONTENT_TYPES
 from ..models import ExportJob
@@ -143,8 +146,13 @@ def facts(request):
                 messages.success(request, f"再集計を開始しました（{', '.join(chosen)}）。 / Rebuild started.")
                 return HttpResponseRedirect(reverse("analytics_console:facts"))
         status = 400
+    threshold = privacy_threshold(request.tenant)
+    ctx = DashboardContext(user=request.user, municipality=request.tenant, privacy_threshold=threshold,
+                           today=timezone.localdate())
+    charts = [{"key": key, "title": title, "chart": build(ctx)} for key, title, build in CHARTS]
     return render(request, "analytics/console/facts.html",
-                  {"form": form, "statuses": selectors.fact_statuses()}, status=status)
+                  {"form": form, "statuses": selectors.fact_statuses(), "charts": charts, "threshold": threshold},
+                  status=status)
 
 
 @section_required(SECTION)
