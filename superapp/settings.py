@@ -415,7 +415,9 @@ ANALYTICS_REBUILD_WINDOW_DAYS = int(os.environ.get("ANALYTICS_REBUILD_WINDOW_DAY
 # Streaming sizes: CSV block pyarrow parses at once, Parquet row group, rows per Hyper load.
 ANALYTICS_CSV_BLOCK_BYTES = int(os.environ.get("ANALYTICS_CSV_BLOCK_BYTES", str(1 << 20)))
 ANALYTICS_PARQUET_ROW_GROUP = int(os.environ.get("ANALYTICS_PARQUET_ROW_GROUP", "65536"))
-ANALYTICS_HYPER_CHUNK_ROWS = int(os.environ.get("ANALYTICS_HYPER_CHUNK_ROWS", "262144"))
+ANALYTICS_HYPER_CHUNK_ROWS = int(os.environ.get("ANALYTICS_HYPER_CHUNK_ROWS", "65536"))
+# Upper bound of the Tableau Hyper server's database cache while it writes an export (Hyper's syntax).
+ANALYTICS_HYPER_CACHE_LIMIT = os.environ.get("ANALYTICS_HYPER_CACHE_LIMIT", "64m")
 ANALYTICS_PROGRESS_ROWS = int(os.environ.get("ANALYTICS_PROGRESS_ROWS", "10000"))
 # Where exports are written before they are moved into the municipality's storage (default: the system temp dir).
 ANALYTICS_WORK_DIR = os.environ.get("ANALYTICS_WORK_DIR", "")

@@ -344,8 +344,10 @@ def run(ctx: lib.Context) -> dict:
             f"CSV took ×{by_name['csv']['median_s'] / floor:.2f} the floor's time (target: within ×2); peak memory "
             f"CSV {by_name['csv']['peak_mb']:.0f} MB, Parquet {by_name['parquet']['peak_mb']:.0f} MB, Hyper "
             f"{by_name['hyper']['peak_mb']:.0f} MB (target: under 300 MB each). Every export streams: COPY rows are "
-            "read as they arrive, Parquet is written in row groups, Hyper loads Arrow chunks, so the peak does not "
-            "grow with the number of rows (try BENCH_ANALYTICS_EVENTS=5000000).",
+            "read as they arrive, Parquet is written in row groups, Hyper loads Arrow chunks, so the Python side's "
+            "peak does not grow with the number of rows (try BENCH_ANALYTICS_EVENTS=4000000). The Hyper server's "
+            "RSS also counts file-backed pages (its executable, the memory-mapped .hyper file), which grow with "
+            "the file; its database cache is capped by ANALYTICS_HYPER_CACHE_LIMIT.",
             "The floor is psql running the export's own query (with the k-anonymity pre-pass that blanks small "
             "district/age-band groups) into a file; the gap to it is what the app adds. Times exclude Python and "
             "Django start-up (about a second); 'peak MB' is the probe's RUSAGE_CHILDREN, i.e. the larger of the "
