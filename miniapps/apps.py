@@ -16,6 +16,13 @@ class MiniAppsConfig(AppConfig):
 
         from django.apps import apps
 
+        if apps.is_installed("notifications"):
+            from notifications.audience import register_user_source
+
+            from .audience import miniapp_subscribers
+
+            register_user_source("miniapp", miniapp_subscribers)
+
         if apps.is_installed("citizen_id"):
             from .attributes import citizen_id_is_active, register_verified_resident_check
 

@@ -50,6 +50,8 @@ RUNNING_REDIS_TEST_DB = 15
 STOP_GRACE_SECONDS = 10
 HEALTH_TIMEOUT_SECONDS = 180
 DEMO_HEALTH_HOST = "saga.localhost"
+DEMO_FCM_PORT = 9099
+DEMO_SMTP_PORT = 1025
 
 
 class LauncherError(Exception):
@@ -393,8 +395,17 @@ def demo_children(port: int, state_dir: Path) -> list[ChildSpec]:
                           "--access-logfile", "-", "--no-control-socket"]),
         ChildSpec("worker", [python, "-m", "celery", "-A", "superapp", "worker", "--loglevel", "INFO",
                              "-Q", "disaster,default", "--concurrency", "2", "--hostname", "demo@%h"]),
+        # Redis does not prioritise between queues: disaster pushes get a worker of their own.
+        ChildSpec("worker-disaster", [python, "-m", "celery", "-A", "superapp", "worker", "--loglevel", "INFO",
+                                      "-Q", "disaster", "--concurrency", "1", "--hostname", "demo-disaster@%h"]),
         ChildSpec("beat", [python, "-m", "celery", "-A", "superapp", "beat", "--loglevel", "INFO",
                            "--schedule", str(state_dir / "celerybeat-schedule")]),
+        # Stand-ins for what lives outside the machine: FCM (the real firebase-admin client talks to
+        # it through FCM_ENDPOINT) and an SMTP server that keeps every mail under .demo/mail/.
+        ChildSpec("fake-fcm", [python, "manage.py", "fake_fcm", "--port", str(DEMO_FCM_PORT), "--latency-ms", "20",
+                               "--log", str(state_dir / "fcm.jsonl")]),
+        ChildSpec("smtp-sink", [python, "manage.py", "smtp_sink", "--port", str(DEMO_SMTP_PORT),
+                                "--dir", str(state_dir / "mail")]),
     ]
 
 
@@ -474,6 +485,9 @@ def cmd_demo(args: list[str]) -> int:
             "ALLOWED_HOSTS": "localhost,.localhost,127.0.0.1",
             "PYTHONUNBUFFERED": "1",  # keep the children's logs in order when output is piped
             "JPKI_TRUST_ANCHORS": os.environ.get("JPKI_TRUST_ANCHORS") or str(DEMO.state_dir / "jpki" / "ca.pem"),
+            "FCM_ENDPOINT": os.environ.get("FCM_ENDPOINT") or f"http://127.0.0.1:{DEMO_FCM_PORT}",
+            "EMAIL_HOST": os.environ.get("EMAIL_HOST", "127.0.0.1"),
+            "EMAIL_PORT": os.environ.get("EMAIL_PORT", str(DEMO_SMTP_PORT)),
         }
         for args_, show_output in DEMO_SETUP:
             run_manage(args_, env, show_output)

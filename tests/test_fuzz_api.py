@@ -13,7 +13,7 @@ import schemathesis
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
-from schemathesis.specs.openapi.checks import positive_data_acceptance
+from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from accounts.services import api_token_issue
 from superapp.wsgi import application
@@ -39,6 +39,14 @@ def tenant_api_schema(saga):
 schema = schemathesis.pytest.from_fixture("tenant_api_schema")
 
 
+def _excluded(case) -> list:
+    """Schema-valid requests may be refused ("   " is a string to the schema, a blank name to us).
+    For GETs, negative cases are mostly unknown extra query parameters, which the API ignores as
+    HTTP APIs usually do; malformed values of documented parameters are covered by the endpoints'
+    own tests (e.g. page/page_size, from/to)."""
+    return [positive_data_acceptance, *([negative_data_rejection] if case.method == "GET" else [])]
+
+
 def _fresh_token(tenant, user) -> str:
     with tenant.schema():
         return api_token_issue(user=user, kind=user.kind, ttl=timedelta(hours=1)).raw
@@ -59,4 +67,4 @@ def test_tenant_api_as_admin(case, saga):
                                  HealthCheck.filter_too_much])
 def test_tenant_api_as_resident(case, saga):
     case.call_and_validate(headers={"Host": saga.host, "Authorization": f"Bearer {_fresh_token(saga, saga.resident)}"},
-                           excluded_checks=[positive_data_acceptance])
+                           excluded_checks=_excluded(case))

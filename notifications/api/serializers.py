@@ -147,6 +147,16 @@ class InboxPageOutput(serializers.Serializer):
     results = InboxItemOutput(many=True)
 
 
-class InboxQueryInput(serializers.Serializer):
+class PageQueryInput(serializers.Serializer):
     page = serializers.IntegerField(min_value=1, required=False, default=1)
     page_size = serializers.IntegerField(min_value=1, max_value=100, required=False, default=30)
+
+
+InboxQueryInput = PageQueryInput
+
+
+class NotificationPageOutput(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = NotificationOutput(many=True)

@@ -76,14 +76,18 @@ class InboxApi(APIView):
         counts = selectors.inbox_counts(user=request.user, muted=muted)
         offset = (page - 1) * size
         items = list(selectors.inbox(user=request.user, muted=muted)[offset:offset + size]) if offset < counts["count"] else []
-        url = request.build_absolute_uri()
-        body = {
-            "count": counts["count"], "unread_count": counts["unread"], "results": items,
-            "next": replace_query_param(url, "page", page + 1) if offset + size < counts["count"] else None,
-            "previous": (None if page == 1 else remove_query_param(url, "page") if page == 2
-                         else replace_query_param(url, "page", page - 1)),
-        }
+        body = {"count": counts["count"], "unread_count": counts["unread"], "results": items,
+                **_links(request, page=page, size=size, count=counts["count"])}
         return Response(s.InboxPageOutput(body).data)
+
+
+def _links(request, *, page: int, size: int, count: int) -> dict:
+    url = request.build_absolute_uri()
+    return {
+        "next": replace_query_param(url, "page", page + 1) if page * size < count else None,
+        "previous": (None if page == 1 else remove_query_param(url, "page") if page == 2
+                     else replace_query_param(url, "page", page - 1)),
+    }
 
 
 class _InboxMarkApi(APIView):
@@ -139,13 +143,16 @@ class StaffNotificationListApi(APIView):
         roles = SENDER_ROLES if self.request.method == "POST" else STATS_ROLES
         return [HasRole(*roles)()]
 
-    @extend_schema(responses=s.NotificationOutput(many=True), tags=["staff"])
+    @extend_schema(parameters=[s.PageQueryInput], responses=s.NotificationPageOutput, tags=["staff"])
     def get(self, request):
-        from superapp.api.pagination import PageNumberPagination
-
-        paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(selectors.notification_list(), request, view=self)
-        return paginator.get_paginated_response(s.NotificationOutput(page, many=True).data)
+        query = s.PageQueryInput(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        page, size = query.validated_data["page"], query.validated_data["page_size"]
+        notifications = selectors.notification_list()
+        count = notifications.count()
+        items = list(notifications[(page - 1) * size:page * size]) if (page - 1) * size < count else []
+        return Response(s.NotificationPageOutput({"count": count, "results": items,
+                                                  **_links(request, page=page, size=size, count=count)}).data)
 
     @extend_schema(request=s.NotificationInput, responses={201: s.NotificationDetailOutput}, tags=["staff"])
     def post(self, request):

@@ -42,3 +42,12 @@ class StaffTokenThrottle(ClientAddressThrottle):
 
 
 
+
+
+def reject_repeated_query_params(request, *names: str) -> None:
+    """`?from=a&from=b` is ambiguous: DRF's serializers would silently take one of them."""
+    from rest_framework import serializers
+
+    repeated = [name for name in names if len(request.query_params.getlist(name)) > 1]
+    if repeated:
+        raise serializers.ValidationError({name: ["1つだけ指定してください。 / Give it only once."] for name in repeated})

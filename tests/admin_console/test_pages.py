@@ -24,7 +24,9 @@ BASE = 4
 PAGE_QUERIES = {
     "home": BASE,
     "account": BASE + 1,  # the user's authenticator, if any
-    "dashboard": BASE + 2,  # residents by district × birth year (one pass), the districts
+    # residents by district × birth year (one pass), the districts; the data platform's widgets read
+    # its daily aggregates: active residents, push sent/opened, mini-app ranking, active by age band
+    "dashboard": BASE + 2 + 4,
     "districts": BASE + 1,
     "district_edit": BASE + 1,
     "staff_list": BASE + 3,  # count, page (with authenticators), roles of the page
@@ -220,7 +222,7 @@ def test_dashboard_charts_are_svg_beside_a_table(saga):
     _residents(saga, {"勧興": 15, None: 12})
     response = console_client(saga, "admin").get("/console/dashboard/")
     html = response.content.decode()
-    assert html.count('role="img"') == 2
+    assert html.count('role="img"') == 4  # residents by district and age band, mini-app ranking, active by age
     assert '<title id="residents_by_district-svg-title">校区別の登録住民</title>' in html
     assert '<rect class="bar"' in html
     rows = _table_rows(html, "residents_by_district")
@@ -281,7 +283,8 @@ def test_the_resident_aggregate_is_reused_for_a_while_per_municipality(saga, kan
     client = console_client(saga, "admin")
     assert residents_shown.search(client.get("/console/dashboard/").content.decode())[1] == "4"
     _residents(saga, {"勧興": 2})
-    with assert_num_queries(BASE + 1):  # the districts; the residents' aggregate comes from the cache
+    # the districts and the data platform's four aggregate widgets; the residents' aggregate is cached
+    with assert_num_queries(BASE + 1 + 4):
         html = client.get("/console/dashboard/").content.decode()
     assert residents_shown.search(html)[1] == "4"  # up to a minute behind
     other = console_client(kanzaki, "admin").get("/console/dashboard/").content.decode()

@@ -135,8 +135,12 @@ def test_enable_disable_and_reorder(saga):
     add_to_catalog(saga, "saga-bus")
     admin = saga.client("admin")
     catalog = admin.get("/api/v1/staff/miniapps/").json()
-    assert [row["id"] for row in catalog] == ["announcements", "garbage", "feedback", "saga-bus"]
-    assert all(row["enabled"] for row in catalog)
+    assert [row["id"] for row in catalog] == ["announcements", "garbage", "attendance", "community", "feedback",
+                                              "saga-bus"]
+    # Attendance is off by default until the municipality's schools are imported.
+    assert {row["id"]: row["enabled"] for row in catalog} == {
+        "announcements": True, "garbage": True, "attendance": False, "community": True, "feedback": True,
+        "saga-bus": True}
 
     disabled = admin.patch("/api/v1/staff/miniapps/garbage/", {"enabled": False}, format="json")
     assert disabled.status_code == 200 and disabled.json()["enabled"] is False
@@ -145,7 +149,8 @@ def test_enable_disable_and_reorder(saga):
 
     reordered = admin.put("/api/v1/staff/miniapps/order/", {"order": ["saga-bus", "feedback"]}, format="json")
     assert reordered.status_code == 200, reordered.content
-    assert [row["id"] for row in reordered.json()] == ["saga-bus", "feedback", "announcements", "garbage"]
+    assert [row["id"] for row in reordered.json()] == ["saga-bus", "feedback", "announcements", "garbage",
+                                                       "attendance", "community"]
     body = saga.client("resident").get("/api/v1/miniapps/").json()
     life = next(category for category in body["categories"] if category["id"] == "life")
     assert [app["id"] for app in life["miniapps"]] == ["saga-bus", "garbage"]
@@ -164,7 +169,7 @@ def test_enable_disable_and_reorder(saga):
 def test_default_layout_validation(saga):
     admin = saga.client("admin")
     assert admin.get("/api/v1/staff/home-layout/").json() == {
-        "favourites": ["announcements", "garbage", "feedback"], "customised": False}
+        "favourites": ["announcements", "garbage", "community", "feedback"], "customised": False}
     response = admin.put("/api/v1/staff/home-layout/", {"favourites": ["garbage", "ghost"]}, format="json")
     assert response.status_code == 400 and "ghost" in error_of(response)["message_en"]
     ok = admin.put("/api/v1/staff/home-layout/", {"favourites": ["garbage"]}, format="json")
@@ -205,7 +210,7 @@ def test_staff_catalog_query_counts(saga, kanzaki):
     admin = saga.client("admin")
     admin.get("/api/v1/staff/miniapps/")
     with assert_num_queries(4):  # search_path, token, roles, catalog
-        assert len(admin.get("/api/v1/staff/miniapps/").json()) == 8
+        assert len(admin.get("/api/v1/staff/miniapps/").json()) == 10  # 5 built-in + 5 external
     with assert_num_queries(5):  # search_path, token, roles, catalog (in_catalog), shared catalog
         assert len(admin.get("/api/v1/staff/shared-catalog/").json()) == 5
     with assert_num_queries(4):  # search_path, token, roles, this municipality's external apps

@@ -54,7 +54,8 @@ def test_new_residents_get_the_default_layout_until_they_arrange_theirs(saga):
     client = _new_resident(saga)
     fallback = client.get("/api/v1/miniapps/").json()
     assert fallback["layout"] == "default"
-    assert fallback["favourites"] == ["announcements", "garbage", "feedback"]  # catalog order, no default set
+    # catalog order, no default set; attendance is off by default
+    assert fallback["favourites"] == ["announcements", "garbage", "community", "feedback"]
 
     admin = saga.client("admin")
     assert admin.put("/api/v1/staff/home-layout/", {"favourites": ["feedback", "garbage"]},

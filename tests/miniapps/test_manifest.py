@@ -32,12 +32,13 @@ def _config(**changes) -> MiniAppConfig:
 
 def test_the_installed_builtin_miniapps_are_registered():
     ids = [manifest.id for manifest in registry.all()]
-    assert ids == ["announcements", "garbage", "feedback"]  # by manifest order
+    assert ids == ["announcements", "garbage", "attendance", "community", "feedback"]  # by manifest order
     feedback = registry.get("feedback")
     assert feedback.name_ja == "ご意見投稿" and feedback.category == "city_hall"
     assert feedback.api_path == "/api/v1/feedback/" and feedback.console_path == "/console/feedback/"
     assert feedback.staff_roles == ("municipality_admin", "community_moderator")
-    assert [manifest.id for manifest in registry.console_entries()] == ["announcements", "garbage", "feedback"]
+    assert [manifest.id for manifest in registry.console_entries()] == ["announcements", "garbage", "attendance",
+                                                                        "community", "feedback"]
 
 
 def test_a_valid_manifest():

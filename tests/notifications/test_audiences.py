@@ -115,7 +115,7 @@ def test_residents_who_muted_the_topic_are_left_out_except_for_disaster(saga, to
     ({"everyone": True, "districts": [1]}, "audience.everyone"),
     ({"districts": [987654]}, "audience.districts"),
     ({"district": [1]}, "audience.district"),
-    ({"miniapp": "garbage"}, "audience.miniapp"),
+    ({"miniapp": "no-such-miniapp"}, "audience.miniapp"),
     ({"age_bands": ["40-30"]}, "audience.age_bands"),
     ({"age_bands": ["old"]}, "audience.age_bands.0"),
     ({"interests": []}, "audience.interests"),
@@ -133,12 +133,35 @@ def test_an_app_can_add_an_audience_kind(saga, town):
         assert value == "garbage"
         return User.objects.filter(pk=town["south_teen"].pk).values("pk")
 
+    installed = audiences._user_sources.get("miniapp")
     register_user_source("miniapp", subscribers)
     try:
         body = _size(saga.client("admin"), {"miniapp": "garbage", "districts": [town["south"].id]}).json()
     finally:
-        audiences._user_sources.pop("miniapp")
+        audiences._user_sources["miniapp"] = installed
     assert body["residents"] == 1 and body["mode"] == "device"
+
+
+def test_miniapp_subscribers_are_the_residents_whose_home_screen_shows_it(saga, town):
+    """The mini-app framework's resolver: own layout, or the default one for residents without one."""
+    from accounts.services import resident_create
+    from tests.base import TenantApiClient
+
+    with saga.schema():
+        chose_it, chose_other, no_layout = (resident_create(nickname=n) for n in ("選んだ", "外した", "未設定"))
+    assert TenantApiClient(saga.host, chose_it.raw).put("/api/v1/me/home/", {"favourites": ["garbage"]},
+                                                       format="json").status_code == 200
+    assert TenantApiClient(saga.host, chose_other.raw).put("/api/v1/me/home/", {"favourites": ["feedback"]},
+                                                          format="json").status_code == 200
+    ids = [chose_it.token.user_id, chose_other.token.user_id]
+    assert _size(saga.client("admin"), {"miniapp": "garbage", "user_ids": ids}).json()["residents"] == 1
+    from miniapps.selectors import home_default_layout
+
+    with saga.schema():
+        default_favourites, _configured = home_default_layout()
+    assert "garbage" in default_favourites  # the built-in default layout shows the garbage calendar
+    body = _size(saga.client("admin"), {"miniapp": "garbage", "user_ids": [no_layout.token.user_id]}).json()
+    assert body["residents"] == 1
 
 
 @pytest.mark.parametrize("who, status", [

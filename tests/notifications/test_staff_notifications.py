@@ -156,6 +156,9 @@ def test_list_is_newest_first_and_paginated(saga):
     with assert_num_queries(5):  # search_path, token, roles, count, page
         body = client.get(URL).json()
     assert body["count"] == 3 and [n["id"] for n in body["results"]] == ids[::-1]
+    second = client.get(f"{URL}?page_size=2&page=2").json()
+    assert [n["id"] for n in second["results"]] == ids[:1] and second["next"] is None and second["previous"]
+    assert client.get(f"{URL}?page_size=0").status_code == 400
 
 
 def test_cancel_a_scheduled_notification(saga):

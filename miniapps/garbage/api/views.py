@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from accounts.permissions import IsResident
 from superapp.api.errors import ApiError
 from superapp.api.pagination import PageNumberPagination
+from superapp.api.utils import reject_repeated_query_params
 
 from .. import selectors, services
 from ..ical import calendar_ics
@@ -79,6 +80,7 @@ class AreaCollectionsApi(APIView):
     @extend_schema(parameters=[_FROM, _TO], responses=s.CollectionOutput(many=True), tags=TAGS,
                    summary="Collection days of an area, sorted by date")
     def get(self, request, area_id: int):
+        reject_repeated_query_params(request, "from", "to")
         params = s.DateRangeInput(data=request.query_params)
         params.is_valid(raise_exception=True)
         start, end = params.validated_data["start"], params.validated_data["end"]
@@ -120,6 +122,7 @@ class AreaCalendarIcsApi(APIView):
         tags=TAGS, summary="iCalendar feed of an area (subscribe from Google/Apple Calendar)",
     )
     def get(self, request, area_id: int):
+        reject_repeated_query_params(request, "from", "to")
         params = s.CalendarRangeInput(data=request.query_params)
         params.is_valid(raise_exception=True)
         start, end = params.validated_data["start"], params.validated_data["end"]
