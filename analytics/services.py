@@ -89,9 +89,6 @@ def fact_rebuild_range(*, fact: facts.Fact, date_from: date, date_to: date) -> F
             "FROM generate_series(%s::date, %s::date, interval '1 day') AS d "
             "ON CONFLICT (fact, day) DO UPDATE SET rows = EXCLUDED.rows, built_at = EXCLUDED.built_at",
             [fact.key, json.dumps({day.isoformat(): rows for day, rows in per_day.items()}), now, date_from, date_to])
-    from .console_dashboard import facts_changed
-
-    transaction.on_commit(facts_changed)  # the dashboard's cached figures are stale now
     return FactRebuild(fact.key, date_from, date_to, sum(per_day.values()), time.perf_counter() - started)
 
 

@@ -408,8 +408,6 @@ ANALYTICS_MAX_ACTIVE_EXPORTS = int(os.environ.get("ANALYTICS_MAX_ACTIVE_EXPORTS"
 ANALYTICS_EXPORT_STALE_SECONDS = int(os.environ.get("ANALYTICS_EXPORT_STALE_SECONDS", "900"))
 # The longest an export's query may run before PostgreSQL cancels it (the job fails saying so).
 ANALYTICS_EXPORT_TIMEOUT_SECONDS = float(os.environ.get("ANALYTICS_EXPORT_TIMEOUT_SECONDS", "3600"))
-# The dashboard keeps its figures from the facts this long; every rebuild of the facts drops them at once.
-ANALYTICS_DASHBOARD_CACHE_SECONDS = int(os.environ.get("ANALYTICS_DASHBOARD_CACHE_SECONDS", "3600"))
 # Nightly: days back the facts other than usage are rebuilt (pushes are opened for days, reports corrected).
 ANALYTICS_REBUILD_WINDOW_DAYS = int(os.environ.get("ANALYTICS_REBUILD_WINDOW_DAYS", "14"))
 # Streaming sizes: CSV block pyarrow parses at once, Parquet row group, rows per Hyper load.

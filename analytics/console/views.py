@@ -3,6 +3,8 @@ its progress, download it for 7 days, read why one failed; schedules; the fact t
 rebuilds; the data dictionary. They call the same services and selectors as the API."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from django.contrib import messages
 from django.http import FileResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -11,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from admin_console.access import section_required
-from admin_console.dashboard import DashboardContext
+from admin_console.dashboard import DashboardContext, suppress_small_counts
 from admin_console.forms import add_api_errors
 from superapp.api.errors import ApiError
 from superapp.api.utils import client_ip
@@ -149,7 +151,11 @@ def facts(request):
     threshold = privacy_threshold(request.tenant)
     ctx = DashboardContext(user=request.user, municipality=request.tenant, privacy_threshold=threshold,
                            today=timezone.localdate())
-    charts = [{"key": key, "title": title, "chart": build(ctx)} for key, title, build in CHARTS]
+    charts = []
+    for key, title, build in CHARTS:
+        chart = build(ctx)
+        charts.append({"key": key, "title": title,
+                       "chart": replace(chart, bars=suppress_small_counts(chart.bars, threshold))})
     return render(request, "analytics/console/facts.html",
                   {"form": form, "statuses": selectors.fact_statuses(), "charts": charts, "threshold": threshold},
                   status=status)
