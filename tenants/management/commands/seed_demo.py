@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import random
 
+from django.apps import apps
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
@@ -44,6 +45,13 @@ class Command(BaseCommand):
 
                 with schema_context(result.municipality.schema_name):
                     for line in seed_garbage_demo(data_dir=saga_5374_dir()):
+                        self.stdout.write(line)
+            # --- community boards (miniapps.community): district events, some marked for open data ---
+            if apps.is_installed("miniapps.community"):
+                from miniapps.community.demo import seed_community_demo
+
+                with schema_context(result.municipality.schema_name):
+                    for line in seed_community_demo(municipality_code=spec["code"]):
                         self.stdout.write(line)
             lines.append(f"\n{spec['name']} ({spec['name_en']})  http://{host}{port}/")
             lines.append(f"  console  http://{host}{port}/console/   API docs http://{host}{port}/api/docs/")
