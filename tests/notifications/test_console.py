@@ -390,3 +390,16 @@ def test_analysts_read_but_do_not_compose(saga):
     nav = console_client(saga, "disaster_staff").get("/console/").content.decode()
     assert 'href="/console/notifications/"' in nav
     assert 'href="/console/notifications/"' not in console_client(saga, "teacher").get("/console/").content.decode()
+
+
+def test_the_pages_in_english(saga, settings):
+    district = _district_with_residents(saga, "英語校区", residents=2)
+    client = console_client(saga, "disaster_staff")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    compose = client.get(COMPOSE).content.decode()
+    assert '<html lang="en">' in compose and "New notification" in compose
+    assert '<option value="disaster">Disaster</option>' in compose and "Residents matching all of these criteria" in compose
+    size = client.post(SIZE, {"topic": "disaster", "audience": "filtered", "districts": [str(district.pk)]})
+    assert "2 residents, 2 devices" in size.content.decode() and "(topic broadcast)" in size.content.decode()
+    errors = client.post(COMPOSE, _form(title="", when="later", audience="everyone")).content.decode()
+    assert "This field is required." in errors and "Enter the date and time to send." in errors
