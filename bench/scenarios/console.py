@@ -1,6 +1,8 @@
 """Staff console server time with a city's worth of data: the dashboard (resident counts, residents
-by district and by age band) with 230,000 residents, and the audit log viewer over 200,000 rows,
-against the console home page (same sign-in, session and layout, no aggregates) as the baseline.
+by district and by age band) with 230,000 residents, the audit log viewer over 200,000 rows, the
+push composer and its live audience size (everyone, the largest district, a district × 65+), and the
+mini-app catalog, against the console home page (same sign-in, session and layout, no aggregates) as
+the baseline.
 
 Server time is measured in process with Django's test client: middleware, view, queries and template
 rendering, no network. The data lives in its own municipality (schema `console_bench`, a code in the
@@ -26,8 +28,8 @@ from datetime import timedelta
 from pathlib import Path
 
 NAME = "console"
-DESCRIPTION = ("staff console server time: dashboard with 230,000 residents and audit log with 200,000 rows, "
-               "against the console home page")
+DESCRIPTION = ("staff console server time: dashboard with 230,000 residents, audit log with 200,000 rows, push "
+               "composer and live audience size, mini-app catalog, against the console home page")
 
 DOMAIN = "console-bench.localhost"
 SCHEMA = "console_bench"
@@ -167,27 +169,31 @@ def _ensure_data(ctx, residents_wanted: int, audit_wanted: int) -> dict:
         }
 
 
-def _measure(client, path: str, requests: int) -> dict:
+def _measure(client, path: str, requests: int, post: dict | None = None) -> dict:
+    """GET `path` (or POST `post` to it) after three warm-up requests."""
     from django.core.signals import request_started
     from django.db import connection, reset_queries
     from django.test.utils import CaptureQueriesContext
 
+    def call():
+        return client.get(path) if post is None else client.post(path, post)
+
     for _ in range(3):  # warm-up: template loading, the host cache, the first database connection
-        response = client.get(path)
+        response = call()
         if response.status_code != 200:
-            raise RuntimeError(f"GET {path} answered {response.status_code}")
+            raise RuntimeError(f"{'GET' if post is None else 'POST'} {path} answered {response.status_code}")
     samples = []
     # Django empties the query log when a request starts; keep it for the one counted request.
     request_started.disconnect(reset_queries)
     try:
         with CaptureQueriesContext(connection) as captured:
-            client.get(path)
+            call()
         query_count = len(captured.captured_queries)  # read now: the log is emptied again below
     finally:
         request_started.connect(reset_queries)
     for _ in range(requests):
         started = time.perf_counter()
-        client.get(path)
+        call()
         samples.append((time.perf_counter() - started) * 1000)
     samples.sort()
     return {
@@ -219,7 +225,11 @@ def run(ctx) -> dict:
     client = Client(HTTP_HOST=DOMAIN)
     with schema_context(SCHEMA):
         client.force_login(User.objects.get(username=ADMIN))
+        from accounts.models import District
+
+        largest_district = District.objects.order_by("sort_order", "id").values_list("id", flat=True).first()
     connection.set_schema_to_public()
+    size_path = "/console/notifications/audience-size/"
 
     pages = [
         ("home", "console home (sign-in, session, layout)", "/console/", {}),
@@ -231,11 +241,21 @@ def run(ctx) -> dict:
         ("audit_filtered", "audit log, one action, one month",
          f"/console/audit/?action=shelter.&date_from={_month_ago()}&date_to={_today()}", {}),
         ("staff", "staff list", "/console/staff/", {}),
+        ("notification_compose", "push composer", "/console/notifications/new/", {}),
+        ("audience_everyone", "live audience size: everyone (htmx POST)", size_path,
+         {"post": {"topic": "city_news", "audience": "everyone"}}),
+        ("audience_district", "live audience size: the largest district", size_path,
+         {"post": {"topic": "city_news", "audience": "filtered", "districts": [str(largest_district)]}}),
+        ("audience_district_age", "live audience size: district × 65+", size_path,
+         {"post": {"topic": "city_news", "audience": "filtered", "districts": [str(largest_district)],
+                   "age_bands": ["65+"]}}),
+        ("miniapps", "mini-app catalog", "/console/miniapps/", {}),
     ]
     rows = []
     for name, label, path, overrides in pages:
+        post = overrides.pop("post", None)
         with override_settings(**overrides):
-            figures = _measure(client, path, requests)
+            figures = _measure(client, path, requests, post=post)
         _log(ctx, f"{label}: median {figures['median_ms']:.1f} ms, {figures['queries']} queries")
         rows.append({"name": name, "label": label, **figures})
 
