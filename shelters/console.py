@@ -45,6 +45,12 @@ class ManualForm(forms.Form):
                                              widget=forms.CheckboxSelectMultiple)
     pets = forms.IntegerField(label=_("ペット（頭数）"), min_value=0, max_value=20, initial=0, required=False)
 
+    def __init__(self, *args, **kwargs):
+        # Its own element ids: beside the scan form on one page, the shared field names (special
+        # care, pets) would otherwise give two elements one id, and the labels the wrong field.
+        kwargs.setdefault("auto_id", "id_manual_%s")
+        super().__init__(*args, **kwargs)
+
 
 def _api_error_text(exc: ApiError) -> str:
     details = " ".join(message for messages_ in exc.fields.values() for message in messages_)

@@ -149,3 +149,21 @@ def in_own_connection(function, *args, **kwargs):
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("value")
+
+
+def row_marks(schema_name: str, models: list) -> dict:
+    """The highest primary key of each model in a schema, to delete what a browser test commits
+    afterwards (`delete_rows_after`). List the models in the order they can be deleted in:
+    rows that point at others first."""
+    from django_tenants.utils import schema_context
+
+    with schema_context(schema_name):
+        return {model: model.objects.order_by("-pk").values_list("pk", flat=True).first() or 0 for model in models}
+
+
+def delete_rows_after(schema_name: str, marks: dict) -> None:
+    from django_tenants.utils import schema_context
+
+    with schema_context(schema_name):
+        for model, mark in marks.items():
+            model.objects.filter(pk__gt=mark).delete()
