@@ -29,6 +29,8 @@ MUNICIPALITIES = [
     {
         "code": "412015", "name": "佐賀市", "name_kana": "さがし", "name_en": "Saga City", "prefecture": "佐賀県",
         "label": "saga", "districts": SAGA_DISTRICTS, "residents": 120,
+        # Residents without a token on top (other phones), and the weeks of usage they generate.
+        "population": 2400, "usage_days": 45,
         "shelters": SHELTERS_DIR / "saga_shelters.csv",
     },
     {

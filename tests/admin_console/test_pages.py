@@ -15,6 +15,7 @@ from accounts.services import audit_record, district_create, resident_create, st
 from admin_console import dashboard
 from tenants import hostcache
 from tests.base import TEST_PASSWORD, assert_num_queries
+from tests.citizen_id.conftest import _fresh_signing_key_cache, jpki, jpki_session  # noqa: F401
 
 from .conftest import console_client
 from .routes import ROUTES_BY_NAME
@@ -25,8 +26,9 @@ PAGE_QUERIES = {
     "home": BASE,
     "account": BASE + 1,  # the user's authenticator, if any
     # residents by district × birth year (one pass), the districts; the data platform's widgets read
-    # its daily aggregates: active residents, push sent/opened, mini-app ranking, active by age band
-    "dashboard": BASE + 2 + 4,
+    # its daily aggregates: active residents, push sent/opened, mini-app ranking, active by age band;
+    # active devices (notifications) and verified citizen IDs (citizen_id): one count each
+    "dashboard": BASE + 2 + 4 + 2,
     "districts": BASE + 1,
     "district_edit": BASE + 1,
     "staff_list": BASE + 3,  # count, page (with authenticators), roles of the page
@@ -283,8 +285,9 @@ def test_the_resident_aggregate_is_reused_for_a_while_per_municipality(saga, kan
     client = console_client(saga, "admin")
     assert residents_shown.search(client.get("/console/dashboard/").content.decode())[1] == "4"
     _residents(saga, {"勧興": 2})
-    # the districts and the data platform's four aggregate widgets; the residents' aggregate is cached
-    with assert_num_queries(BASE + 1 + 4):
+    # the districts, the data platform's four aggregate widgets, devices and citizen IDs; the
+    # residents' aggregate is cached
+    with assert_num_queries(BASE + 1 + 4 + 2):
         html = client.get("/console/dashboard/").content.decode()
     assert residents_shown.search(html)[1] == "4"  # up to a minute behind
     other = console_client(kanzaki, "admin").get("/console/dashboard/").content.decode()
@@ -315,3 +318,37 @@ def test_users_are_listed_with_role_names_not_codes(saga):
     assert "自治体管理者" in html and "データ分析担当" in html
     with saga.schema():
         assert User.objects.filter(kind=User.Kind.STAFF).count() == 6
+
+
+def _stat(html: str, key: str) -> str:
+    match = re.search(rf'id="stat-{key}">\s*<dt>[^<]*</dt>\s*<dd>([0-9,]+)', html)
+    assert match, f"stat {key} not on the page"
+    return match.group(1)
+
+
+def test_dashboard_counts_active_devices_and_verified_citizen_ids_of_its_own_municipality(saga, kanzaki, jpki):
+    from citizen_id import testca
+    from tests.citizen_id.conftest import KANZAKI_CARD, SAGA_CARD, enrolled, new_resident
+
+    def register(tenant, token):
+        response = tenant.client("resident").post("/api/v1/devices/", {"token": token, "platform": "android"},
+                                                  format="json")
+        assert response.status_code == 201, response.content
+        return response.json()["id"]
+
+    for n in range(3):
+        register(saga, f"saga-device-{n}-" + "x" * 40)
+    register(kanzaki, "kanzaki-device-" + "x" * 40)
+    with saga.schema():
+        from notifications.models import Device
+
+        Device.objects.filter(token__startswith="saga-device-0").update(is_active=False)  # FCM said UNREGISTERED
+    enrolled(saga, jpki, SAGA_CARD)
+    enrolled(saga, jpki, testca.CardSpec(name="佐賀 次郎", address="佐賀県佐賀市大和町尼寺1番", birth="419850401", sex="1"),
+             client=new_resident(saga)[1])
+    enrolled(kanzaki, jpki, KANZAKI_CARD)
+
+    html = console_client(saga, "analyst").get("/console/dashboard/").content.decode()
+    assert (_stat(html, "active_devices"), _stat(html, "verified_citizen_ids")) == ("2", "2")
+    html = console_client(kanzaki, "admin").get("/console/dashboard/").content.decode()
+    assert (_stat(html, "active_devices"), _stat(html, "verified_citizen_ids")) == ("1", "1")

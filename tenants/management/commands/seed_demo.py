@@ -45,6 +45,8 @@ class Command(BaseCommand):
                 with schema_context(result.municipality.schema_name):
                     for line in seed_garbage_demo(data_dir=saga_5374_dir()):
                         self.stdout.write(line)
+                    self._seed_usage(spec)
+                call_command("seed_attendance_demo", "--schema", result.municipality.schema_name, stdout=self.stdout)
             lines.append(f"\n{spec['name']} ({spec['name_en']})  http://{host}{port}/")
             lines.append(f"  console  http://{host}{port}/console/   API docs http://{host}{port}/api/docs/")
             lines.append(f"  admin    {admin_email} / {DEMO_PASSWORD}")
@@ -60,6 +62,14 @@ class Command(BaseCommand):
         report = shelters_import(data=path.read_bytes())
         self.stdout.write(f"  shelters: {report.created} created, {report.updated} updated, "
                           f"{report.unchanged} unchanged" if report.ok else f"  shelters: {report.errors}")
+
+    def _seed_usage(self, spec: dict) -> None:
+        """Enough residents and weeks of mini-app usage for the dashboard and exports to show shapes."""
+        from analytics.demo import population_ensure, usage_seed
+
+        created = population_ensure(count=spec["population"], seed=int(spec["code"]))
+        days, events = usage_seed(days=spec["usage_days"], seed=int(spec["code"]))
+        self.stdout.write(f"  usage: {created} residents added, {events} events over {days} new days, facts built")
 
     def _seed_tenant(self, spec: dict, label: str) -> None:
         for name, kana in spec["districts"]:
