@@ -146,10 +146,6 @@ class CheckIn(models.Model):
     client_item_id = models.CharField(max_length=64, blank=True)  # offline batch item id
     created_at = models.DateTimeField(auto_now_add=True)
 
-    @property
-    def special_care_labels(self) -> list[str]:
-        return [SpecialCare(code).label for code in self.special_care if code in SpecialCare.values]
-
     class Meta:
         ordering = ["-checked_in_at", "-id"]
         indexes = [models.Index(fields=["opening", "checked_out_at"])]
