@@ -21,6 +21,9 @@ from django_tenants.utils import schema_context
 from accounts.models import AuditEvent, District, StaffTotp, User
 from accounts.roles import Role
 from tests.base import TEST_PASSWORD
+from tests.citizen_id.conftest import SAGA_CARD, enrolled, jpki_session  # noqa: F401 (a fixture)
+from tests.shelters.conftest import DEMO_CSV
+from tests.shelters.test_qr_check_in import _fresh_qr
 
 from .browser import (ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LiveServer, delete_rows_after, ensure_chromium, ensure_htmx,
                       in_own_connection, row_marks)
@@ -230,11 +233,6 @@ def test_two_factor_sign_in_and_english_ui(page, saga):
 
 
 # --- Shelter reception: a citizen ID QR from a USB scanner, a manual entry, a check-out -----------
-from tests.citizen_id.conftest import SAGA_CARD, enrolled, jpki_session  # noqa: E402,F401
-from tests.shelters.conftest import DEMO_CSV  # noqa: E402
-from tests.shelters.test_qr_check_in import _fresh_qr  # noqa: E402
-
-
 def _shelter_models() -> tuple[list, list]:
     """What the reception test commits, in the order it can be deleted: (tenant models, public models)."""
     from citizen_id.jpki.models import JpkiCrl, JpkiRevokedCertificate
@@ -246,30 +244,32 @@ def _shelter_models() -> tuple[list, list]:
             [JpkiRevokedCertificate, JpkiCrl])
 
 
-def _open_shelter_with_a_citizen(saga, jpki) -> tuple[dict, dict, int, str]:
+def _shelter_marks(schema_name: str) -> tuple[dict, dict]:
+    tenant_models, public_models = _shelter_models()
+    return row_marks(schema_name, tenant_models), row_marks("public", public_models)
+
+
+def _open_shelter_with_a_citizen(saga, jpki, shelter_mark: int) -> tuple[int, str]:
     """Saga's demo shelters, a flood with the first one open, and the resident enrolled with a card
-    (as the app does), all committed. Returns the row marks and the open shelter."""
+    (as the app does), all committed. Returns the open shelter's id and name."""
     from django.db import connection
 
     from citizen_id import testca
     from citizen_id.jpki.services import jpki_crl_load
+    from shelters.models import Shelter
     from shelters.services import disaster_open, shelter_open, shelters_import
 
-    tenant_models, public_models = _shelter_models()
-    marks = row_marks(saga.schema_name, tenant_models), row_marks("public", public_models)
     connection.set_schema_to_public()
     jpki_crl_load(data=testca.make_crl(jpki.ca, []))
     jpki_crl_load(data=testca.make_crl(jpki.renewed_ca, []))
     with saga.schema():
         report = shelters_import(data=DEMO_CSV.read_bytes())
         assert report.ok, report.errors
-        from shelters.models import Shelter
-
-        shelter = Shelter.objects.filter(pk__gt=marks[0][Shelter]).order_by("id").first()
+        shelter = Shelter.objects.filter(pk__gt=shelter_mark).order_by("id").first()
         disaster = disaster_open(name="令和8年7月豪雨", type="flood", acting_user=saga.staff[Role.DISASTER_STAFF])
         shelter_open(disaster=disaster, shelter=shelter, acting_user=saga.staff[Role.DISASTER_STAFF])
     enrolled(saga, jpki, SAGA_CARD)
-    return marks[0], marks[1], shelter.pk, shelter.name
+    return shelter.pk, shelter.name
 
 
 def _remove_rows(saga, tenant_marks: dict, public_marks: dict) -> None:
@@ -288,14 +288,15 @@ def _check_ins(schema_name: str, shelter_id: int) -> list[tuple]:
 @pytest.fixture
 def open_shelter(saga, jpki_session, settings, committed):
     """An open shelter in an open flood and an enrolled resident, committed for the live server and
-    removed afterwards. Yields (shelter id, shelter name)."""
+    removed afterwards (also when setting it up fails half-way). Yields (shelter id, shelter name)."""
     from citizen_id import signing
+    from shelters.models import Shelter
 
     settings.JPKI_TRUST_ANCHORS = list(jpki_session.anchor_paths)
     signing.clear_caches()  # keys cached by earlier tests belong to rolled-back transactions
-    tenant_marks, public_marks, shelter_id, name = in_own_connection(_open_shelter_with_a_citizen, saga, jpki_session)
+    tenant_marks, public_marks = in_own_connection(_shelter_marks, saga.schema_name)
     try:
-        yield shelter_id, name
+        yield in_own_connection(_open_shelter_with_a_citizen, saga, jpki_session, tenant_marks[Shelter])
     finally:
         signing.clear_caches()
         in_own_connection(_remove_rows, saga, tenant_marks, public_marks)
@@ -376,13 +377,12 @@ def _attendance_models() -> list:
             StaffAssignment, SchoolClass, AbsenceReason, Student, School, SchoolYear, AttendancePolicy, User]
 
 
-def _school_with_a_fever_report(saga) -> tuple[dict, object, int]:
+def _school_with_a_fever_report(saga) -> tuple[object, int]:
     """A school built as tests/attendance builds it (roster CSV, a linked guardian), and the
     guardian's report through the API: absent today with a fever. Committed."""
     from miniapps.attendance.calendar import fiscal_year_of, today_local
     from tests.attendance.conftest import build_school
 
-    marks = row_marks(saga.schema_name, _attendance_models())
     day = today_local()
     world = build_school(saga, fiscal_year=fiscal_year_of(day))
     with saga.schema():
@@ -391,7 +391,7 @@ def _school_with_a_fever_report(saga) -> tuple[dict, object, int]:
         "student": world.students_a[0].pk, "type": "absent", "reason": reason, "date": day.isoformat(),
         "symptoms": ["fever"], "temperature": 38.5, "note": "朝から熱があります"}, format="json")
     assert response.status_code == 201, response.content
-    return marks, world, response.json()["id"]
+    return world, response.json()["id"]
 
 
 def _report_state(schema_name: str, report_id: int) -> tuple[str, str | None]:
@@ -405,12 +405,13 @@ def _report_state(schema_name: str, report_id: int) -> tuple[str, str | None]:
 @pytest.fixture
 def school_morning(saga, settings, committed):
     """07:30 on a school day (the whole process travels: the server thread too), a school with two
-    classes and a fever report for the first child of 1組. Yields (world, report id)."""
+    classes and a fever report for the first child of 1組, committed and removed afterwards.
+    Yields (world, report id)."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # five staff accounts
+    marks = in_own_connection(row_marks, saga.schema_name, _attendance_models())
     with time_machine.travel(_next_school_morning(), tick=True):
-        marks, world, report_id = in_own_connection(_school_with_a_fever_report, saga)
         try:
-            yield world, report_id
+            yield in_own_connection(_school_with_a_fever_report, saga)
         finally:
             in_own_connection(delete_rows_after, saga.schema_name, marks)
 
