@@ -18,6 +18,7 @@ from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.urls import NoReverseMatch, reverse
+from django.utils.module_loading import import_string
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
@@ -26,6 +27,10 @@ from accounts.roles import Role
 from accounts.selectors import user_has_role, user_role_names
 
 ANY_STAFF: tuple[str, ...] = ()  # any active staff member holding at least one role
+# notifications/roles.py without the admin, who holds every role (kept literal: this module is
+# imported before the apps' models are ready; tests/admin_console checks they agree).
+NOTIFICATION_SENDER_ROLES: tuple[str, ...] = (Role.DISASTER_STAFF, Role.COMMUNITY_MODERATOR)
+NOTIFICATION_STATS_ROLES: tuple[str, ...] = NOTIFICATION_SENDER_ROLES + (Role.ANALYST,)
 
 
 @dataclass(frozen=True)
@@ -35,23 +40,36 @@ class Section:
     roles: tuple[str, ...]
     url_name: str | None = None  # the page the navigation links to; None: not in the navigation
     description: str = ""
+    # Dotted path of `predicate(user) -> bool`: also list the section in the navigation for users
+    # outside `roles` whom its linked page admits on other grounds (it grants nothing by itself).
+    also_listed_for: str | None = None
 
 
 SECTIONS: tuple[Section, ...] = (
     Section("home", _("ホーム"), ANY_STAFF, "console:home"),
     Section("dashboard", _("ダッシュボード"), (Role.ANALYST, Role.DISASTER_STAFF), "console:dashboard",
             _("住民数、校区別・年代別の集計")),
-    # Pages built in their own apps; their branches set `url_name` when they land.
-    Section("notifications", _("お知らせ配信"), (Role.DISASTER_STAFF,), None, _("プッシュ通知の作成・予約・配信状況")),
+    # Push notifications (notifications/console.py). The roles follow notifications/roles.py (a test
+    # checks): the senders of some topic compose, schedule and cancel; analysts also read the
+    # delivery stats. Which topics a sender may use is decided per topic by the service.
+    Section("notifications", _("お知らせ配信"), NOTIFICATION_STATS_ROLES, "console:notifications",
+            _("プッシュ通知の作成・予約・配信状況")),
+    Section("notifications_send", _("お知らせ配信（作成・予約・取消）"), NOTIFICATION_SENDER_ROLES),
     Section("shelters", _("避難所"), (Role.DISASTER_STAFF, Role.SHELTER_STAFF), "console:shelters",
             _("避難所の状況と受付")),
     Section("disaster_control", _("災害対応"), (Role.DISASTER_STAFF,), "console:disaster_control",
             _("災害の開始・終了、避難所の開設・閉鎖、本部集計")),
-    Section("attendance", _("出欠連絡"), (Role.TEACHER,), None, _("学級ごとの欠席・遅刻連絡")),
-    Section("community", _("地域掲示板"), (Role.COMMUNITY_MODERATOR,), None, _("投稿の確認・非表示")),
+    # Attendance: teachers (principals, vice principals and nurses hold the teacher role too) and the
+    # board of education, a position any staff member may hold (miniapps/attendance); the overview
+    # page admits every staff member and shows each what their role and position allow.
+    Section("attendance", _("出欠連絡"), (Role.TEACHER,), "attendance_console:index", _("学級ごとの欠席・遅刻連絡"),
+            also_listed_for="miniapps.attendance.selectors.is_board_of_education"),
+    Section("community", _("地域掲示板"), (Role.COMMUNITY_MODERATOR,), "community_console:queue",
+            _("投稿の確認・非表示")),
     Section("garbage", _("ごみカレンダー"), (Role.MUNICIPALITY_ADMIN,), "garbage:index",
             _("収集日の臨時変更・分別区分・粗大ごみ収集日と予約")),
-    Section("miniapps", _("ミニアプリ"), (Role.MUNICIPALITY_ADMIN,), None, _("カタログ・お知らせ・ご意見")),
+    Section("miniapps", _("ミニアプリ"), (Role.MUNICIPALITY_ADMIN,), "console:miniapps",
+            _("カタログの公開・非公開と並び順")),
     # Built-in mini-apps' pages (mounted from their manifests; roles = the manifest's staff_roles).
     Section("announcements", _("お知らせ"), (Role.MUNICIPALITY_ADMIN, Role.DISASTER_STAFF),
             "announcements_console:index", _("アプリのお知らせ・ポップアップの掲載")),
@@ -68,14 +86,18 @@ SECTIONS: tuple[Section, ...] = (
 SECTIONS_BY_KEY: dict[str, Section] = {section.key: section for section in SECTIONS}
 
 
+def in_language(label) -> str:
+    """The part of a "日本語 / English" label (the models' choices) in the current language."""
+    ja, _sep, en = str(label).partition(" / ")
+    return ja if get_language() in (None, "ja") or not en else en
+
+
 def role_label(role: str) -> str:
     """A role's name in the current language (Role labels are stored as "日本語 / English")."""
     try:
-        label = str(Role(role).label)
+        return in_language(Role(role).label)
     except ValueError:
         return role
-    ja, _sep, en = label.partition(" / ")
-    return ja if get_language() in (None, "ja") or not en else en
 
 
 def is_console_staff(user) -> bool:
@@ -95,16 +117,24 @@ class NavItem:
     url: str
 
 
+def _also_listed(section: Section, user) -> bool:
+    if section.also_listed_for is None or not is_console_staff(user) or not user_role_names(user):
+        return False
+    return bool(import_string(section.also_listed_for)(user))
+
+
 def navigation(user) -> list[NavItem]:
     """The sections this user may open, in declaration order, that have a page mounted."""
     items = []
     for section in SECTIONS:
-        if section.url_name is None or not may_use(user, section.key):
+        if section.url_name is None:
             continue
         try:
-            items.append(NavItem(section, reverse(section.url_name)))
+            url = reverse(section.url_name)
         except NoReverseMatch:  # the app providing the page is not installed here
             continue
+        if may_use(user, section.key) or _also_listed(section, user):
+            items.append(NavItem(section, url))
     return items
 
 

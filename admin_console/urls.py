@@ -2,6 +2,8 @@
 from django.urls import path
 from django.views.i18n import set_language
 
+from miniapps import console as miniapp_pages
+from notifications import console as notification_pages
 from shelters import console as shelter_pages
 
 from .views import audit, auth, pages, staff
@@ -33,4 +35,16 @@ urlpatterns = [
     path("shelters/disasters/", shelter_pages.disaster_control, name="disaster_control"),
     path("shelters/disasters/<int:disaster_id>/report/", shelter_pages.report, name="disaster_report"),
     path("shelters/<int:shelter_id>/reception/", shelter_pages.reception, name="shelter_reception"),
+    # Push notifications (notifications app)
+    path("notifications/", notification_pages.notification_list, name="notifications"),
+    path("notifications/new/", notification_pages.notification_compose, name="notification_compose"),
+    path("notifications/audience-size/", notification_pages.notification_audience_size,
+         name="notification_audience_size"),
+    path("notifications/<int:notification_id>/", notification_pages.notification_detail, name="notification_detail"),
+    path("notifications/<int:notification_id>/cancel/", notification_pages.notification_cancel,
+         name="notification_cancel"),
+    # The municipality's mini-app catalog (mini-app framework)
+    path("miniapps/", miniapp_pages.catalog, name="miniapps"),
+    path("miniapps/<slug:miniapp_id>/enabled/", miniapp_pages.catalog_toggle, name="miniapp_toggle"),
+    path("miniapps/<slug:miniapp_id>/move/", miniapp_pages.catalog_move, name="miniapp_move"),
 ]

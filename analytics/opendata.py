@@ -99,8 +99,8 @@ EVENT_COLUMNS = (
     "申込開始日", "申込開始時刻", "申込URL", "URL", "授乳室", "おむつ替えコーナー", "飲食可否", "ベビーカー貸出",
     "ベビーカー利用", "画像", "画像_ライセンス", "備考",
 )
-# The community app marks events for open data with `public_events()` (a selector returning the
-# events residents and staff agreed to publish); until it exists the dataset is not offered.
+# The community app's `public_events()` returns the events their organiser or a moderator marked for
+# open data (visible posts only); without that selector (or the app) the dataset is not offered.
 EVENT_SOURCE = "miniapps.community.selectors:public_events"
 
 

@@ -58,7 +58,7 @@ RESERVED_API_MOUNTS = frozenset({"me/", "residents/", "districts/", "auth/", "st
                                  "citizen-id/"})
 RESERVED_STAFF_API_MOUNTS = frozenset({"districts/", "miniapps/", "external-miniapps/", "shared-catalog/",
                                        "home-layout/", "usage/", "citizen-id/"})
-RESERVED_CONSOLE_MOUNTS = frozenset({"login/", "logout/", "districts/"})
+RESERVED_CONSOLE_MOUNTS = frozenset({"login/", "logout/", "districts/", "miniapps/", "notifications/"})
 
 
 class ManifestError(ImproperlyConfigured):

@@ -21,3 +21,16 @@ TOPIC_SENDER_ROLES: dict[str, tuple[str, ...]] = {
 }
 SENDER_ROLES: tuple[str, ...] = tuple(sorted({role for roles in TOPIC_SENDER_ROLES.values() for role in roles}))
 STATS_ROLES: tuple[str, ...] = SENDER_ROLES + (Role.ANALYST,)
+
+
+def may_send(user, topic: str) -> bool:
+    """Whether `user` may send (and cancel) notifications of `topic`."""
+    from accounts.selectors import user_has_role
+
+    roles = TOPIC_SENDER_ROLES.get(topic)
+    return roles is not None and user_has_role(user, *roles)
+
+
+def sendable_topics(user) -> list[str]:
+    """The topics `user` may send, in the order of `Topic`."""
+    return [topic for topic in Topic.values if may_send(user, topic)]

@@ -15,13 +15,12 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.selectors import user_has_role
 from accounts.services import audit_record
 from superapp.api.errors import ApiError
 
 from . import audience as audiences
 from .models import ALWAYS_ON_TOPICS, Device, InboxEntry, Notification, NotificationPreference, OutboundEmail, Topic
-from .roles import TOPIC_SENDER_ROLES
+from .roles import TOPIC_SENDER_ROLES, may_send
 from .tenancy import current_municipality
 
 # FCM registration tokens are URL-safe base64 with ':' separators (about 160 characters today).
@@ -134,7 +133,7 @@ def notification_preferences_set(*, user: User, muted_topics: list[str]) -> Noti
 
 # --- notifications ------------------------------------------------------------------------------
 def _check_sender(user: User, topic: str) -> None:
-    if not user_has_role(user, *TOPIC_SENDER_ROLES[topic]):
+    if not may_send(user, topic):
         raise ApiError("permission_denied", status_code=403, message_en=(
             f"You may not send {topic} notifications (needs one of: {', '.join(TOPIC_SENDER_ROLES[topic])})."),
             message=f"「{Topic(topic).label.split(' / ')[0]}」の通知を送る権限がありません。")

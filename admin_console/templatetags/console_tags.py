@@ -5,6 +5,7 @@ from django import template
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
+from ..access import in_language as _in_language
 from ..access import may_use, navigation
 from ..access import role_label as _role_label
 from ..charts import bar_chart_geometry
@@ -47,3 +48,9 @@ def grouped(value):
 @register.filter
 def role_label(role) -> str:
     return _role_label(getattr(role, "name", role))
+
+
+@register.filter
+def in_language(label) -> str:
+    """"防災・災害情報 / Disaster" → the part in the current language."""
+    return _in_language(label)

@@ -1,7 +1,8 @@
 """Staff console server time with a city's worth of data: the dashboard (resident counts, residents
 by district and by age band, mini-app use from 1,000,000 usage events) with 230,000 residents, the
-shelter reception screen and the disaster HQ report during a city-wide flood, and the audit log
-viewer over 200,000 rows, side by side with the framework floor (a constant view through the same
+shelter reception screen and the disaster HQ report during a city-wide flood, the audit log viewer
+over 200,000 rows, the push composer and its live audience size (everyone, the largest district, a
+district × 65+) and the mini-app catalog, side by side with the framework floor (a constant view through the same
 test client: plain Django, then the project's middleware with the same signed-in session) and the
 console home page.
 
@@ -34,7 +35,8 @@ from pathlib import Path
 
 NAME = "console"
 DESCRIPTION = ("staff console server time: dashboard (230,000 residents, 1M usage events), shelter reception and "
-               "HQ report during a flood, audit log (200,000 rows), against the framework floor")
+               "HQ report during a flood, audit log (200,000 rows), push composer and live audience size, "
+               "mini-app catalog, against the framework floor")
 
 DOMAIN = "console-bench.localhost"
 SCHEMA = "console_bench"
@@ -437,22 +439,26 @@ def _percentile(ordered: list[float], share: float) -> float:
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
-def _warm_and_count(client, path: str) -> int:
+def _call(client, path: str, post: dict | None):
+    return client.get(path) if post is None else client.post(path, post)
+
+
+def _warm_and_count(client, path: str, post: dict | None) -> int:
     """Three unmeasured requests (template loading, the host cache, the first database connection),
-    then the number of queries of one more."""
+    then the number of queries of one more. GET `path`, or POST `post` to it."""
     from django.core.signals import request_started
     from django.db import connection, reset_queries
     from django.test.utils import CaptureQueriesContext
 
     for _ in range(3):
-        response = client.get(path)
+        response = _call(client, path, post)
         if response.status_code != 200:
-            raise RuntimeError(f"GET {path} answered {response.status_code}")
+            raise RuntimeError(f"{'GET' if post is None else 'POST'} {path} answered {response.status_code}")
     # Django empties the query log when a request starts; keep it for the one counted request.
     request_started.disconnect(reset_queries)
     try:
         with CaptureQueriesContext(connection) as captured:
-            client.get(path)
+            _call(client, path, post)
         return len(captured.captured_queries)  # read now: the log is emptied again afterwards
     finally:
         request_started.connect(reset_queries)
@@ -464,17 +470,17 @@ def _measure(pages: list[tuple], new_client, requests: int, rounds: int) -> dict
     from django.test.utils import override_settings
 
     clients, counts, samples = {}, {}, {name: [] for name, *_ in pages}
-    for name, _label, path, overrides in pages:
+    for name, _label, path, overrides, post in pages:
         with override_settings(**overrides):
             clients[name] = new_client()  # loads the middleware of these settings on its first request
-            counts[name] = _warm_and_count(clients[name], path)
+            counts[name] = _warm_and_count(clients[name], path, post)
     per_round = math.ceil(requests / rounds)
     for _round in range(rounds):
-        for name, _label, path, overrides in pages:
+        for name, _label, path, overrides, post in pages:
             with override_settings(**overrides):
                 for _ in range(per_round):
                     started = time.perf_counter()
-                    clients[name].get(path)
+                    _call(clients[name], path, post)
                     samples[name].append((time.perf_counter() - started) * 1000)
     figures = {}
     for name, values in samples.items():
@@ -521,25 +527,42 @@ def run(ctx) -> dict:
         connection.set_schema_to_public()
         return client
 
+    with schema_context(SCHEMA):
+        from accounts.models import District
+
+        largest_district = District.objects.order_by("sort_order", "id").values_list("id", flat=True).first()
+    connection.set_schema_to_public()
+    size_path = "/console/notifications/audience-size/"
     floor = {"ROOT_URLCONF": "bench.floor.urls", "PUBLIC_SCHEMA_URLCONF": "bench.floor.urls"}
+    # (name, label, path, settings overridden, POST body or None for a GET)
     pages = [
-        ("floor", "floor: constant JSON view, plain Django (no middleware)", "/floor/", {**floor, "MIDDLEWARE": []}),
-        ("floor_project", "floor: same view + the project's middleware, signed in", "/floor/", floor),
-        ("home", "console home (sign-in, session, layout)", "/console/", {}),
+        ("floor", "floor: constant JSON view, plain Django (no middleware)", "/floor/", {**floor, "MIDDLEWARE": []}, None),
+        ("floor_project", "floor: same view + the project's middleware, signed in", "/floor/", floor, None),
+        ("home", "console home (sign-in, session, layout)", "/console/", {}, None),
         ("dashboard", "dashboard, resident aggregate computed every time", "/console/dashboard/",
-         {"CONSOLE_DASHBOARD_CACHE_SECONDS": 0}),
+         {"CONSOLE_DASHBOARD_CACHE_SECONDS": 0}, None),
         ("dashboard_cached", "dashboard, resident aggregate from the 60 s cache", "/console/dashboard/",
-         {"CONSOLE_DASHBOARD_CACHE_SECONDS": 60}),
-        ("reception", f"shelter reception, {flood['present']} evacuees listed", f"/console/shelters/{flood['shelter_id']}/reception/", {}),
-        ("report", f"HQ report, {flood['open_shelters']} open shelters", f"/console/shelters/disasters/{flood['disaster_id']}/report/", {}),
-        ("audit", "audit log, newest page", "/console/audit/", {}),
+         {"CONSOLE_DASHBOARD_CACHE_SECONDS": 60}, None),
+        ("reception", f"shelter reception, {flood['present']} evacuees listed",
+         f"/console/shelters/{flood['shelter_id']}/reception/", {}, None),
+        ("report", f"HQ report, {flood['open_shelters']} open shelters",
+         f"/console/shelters/disasters/{flood['disaster_id']}/report/", {}, None),
+        ("audit", "audit log, newest page", "/console/audit/", {}, None),
         ("audit_filtered", "audit log, one action, one month",
-         f"/console/audit/?action=shelter.&date_from={_month_ago()}&date_to={_today()}", {}),
-        ("staff", "staff list", "/console/staff/", {}),
+         f"/console/audit/?action=shelter.&date_from={_month_ago()}&date_to={_today()}", {}, None),
+        ("staff", "staff list", "/console/staff/", {}, None),
+        ("notification_compose", "push composer", "/console/notifications/new/", {}, None),
+        ("audience_everyone", "live audience size: everyone (htmx POST)", size_path, {},
+         {"topic": "city_news", "audience": "everyone"}),
+        ("audience_district", "live audience size: the largest district", size_path, {},
+         {"topic": "city_news", "audience": "filtered", "districts": [str(largest_district)]}),
+        ("audience_district_age", "live audience size: district × 65+", size_path, {},
+         {"topic": "city_news", "audience": "filtered", "districts": [str(largest_district)], "age_bands": ["65+"]}),
+        ("miniapps", "mini-app catalog", "/console/miniapps/", {}, None),
     ]
     figures = _measure(pages, signed_in, requests, rounds)
     rows = []
-    for name, label, _path, _overrides in pages:
+    for name, label, *_ in pages:
         rows.append({"name": name, "label": label, **figures[name]})
         _log(ctx, f"{label}: p50 {figures[name]['p50_ms']:.1f} ms, p99 {figures[name]['p99_ms']:.1f} ms, "
                   f"{figures[name]['queries']} queries")

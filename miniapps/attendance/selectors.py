@@ -11,6 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
+from django.core.cache import cache
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 
@@ -82,6 +83,30 @@ def staff_scope(user: User) -> StaffScope:
     )
     user._attendance_scope = scope
     return scope
+
+
+BOARD_FLAG_CACHE_SECONDS = 300
+
+
+def board_flag_cache_key(user_id: int) -> str:
+    return f"attendance:board-of-education:{user_id}"
+
+
+def is_board_of_education(user: User) -> bool:
+    """Whether the staff member sits on the board of education (any role may): the console lists
+    attendance for them. Asked on every console page, so cached per user (the key carries the
+    schema); `staff_assign` / `staff_unassign` clear it."""
+    if not user.is_authenticated or getattr(user, "kind", None) != User.Kind.STAFF:
+        return False
+    cached = getattr(user, "_attendance_scope", None)
+    if cached is not None:
+        return cached.is_board
+    key = board_flag_cache_key(user.pk)
+    flag = cache.get(key)
+    if flag is None:
+        flag = StaffAssignment.objects.filter(user=user, position=StaffAssignment.Position.BOARD).exists()
+        cache.set(key, flag, BOARD_FLAG_CACHE_SECONDS)
+    return flag
 
 
 def _homeroom_of(user: User):

@@ -52,7 +52,8 @@ from .models import (
     StaffAssignment,
     Student,
 )
-from .selectors import ACTIVE_STATUSES, access_child, access_report_for_guardian, policy_get, staff_scope
+from .selectors import (ACTIVE_STATUSES, access_child, access_report_for_guardian, board_flag_cache_key, policy_get,
+                        staff_scope)
 
 
 def _enqueue(task_name: str, **kwargs) -> None:
@@ -188,7 +189,15 @@ def staff_assign(*, user: User, position: str, school: School | None, acting_use
     if created:
         audit_record(actor=acting_user, action="attendance.staff_assigned", target=user,
                      data={"position": position, "school": getattr(school, "code", None)})
+        _forget_board_flag(user.pk)
     return assignment
+
+
+def _forget_board_flag(user_id: int) -> None:
+    """The console's cached "board of education?" answer (selectors.is_board_of_education)."""
+    key = board_flag_cache_key(user_id)
+    cache.delete(key)
+    transaction.on_commit(lambda: cache.delete(key))  # a page read before the commit may have cached it again
 
 
 @transaction.atomic
@@ -196,6 +205,7 @@ def staff_unassign(*, assignment: StaffAssignment, acting_user: User | None) -> 
     audit_record(actor=acting_user, action="attendance.staff_unassigned", target=assignment.user,
                  data={"position": assignment.position, "school": getattr(assignment.school, "code", None)})
     assignment.delete()
+    _forget_board_flag(assignment.user_id)
 
 
 # --- Link codes ---------------------------------------------------------------------------------

@@ -139,14 +139,23 @@ class Event(models.Model):
     rsvp_deadline = models.DateTimeField()
     joined_count = models.PositiveIntegerField(default=0)
     waiting_count = models.PositiveIntegerField(default=0)
+    # オープンデータ: published in the municipality's イベント一覧 (CC BY) only when the organiser or a
+    # community moderator says so; residents' posts are not public by default.
+    open_data = models.BooleanField("オープンデータとして公開 / Publish as open data", default=False)
+    open_data_since = models.DateTimeField(null=True, blank=True,
+                                           help_text="When it was last marked for open data (掲載開始日)")
 
     class Meta:
+        indexes = [models.Index(fields=["starts_at", "post"], name="community_event_open_data_idx",
+                                condition=Q(open_data=True))]
         constraints = [
             # The last line of defence for "concurrent joins never exceed capacity".
             models.CheckConstraint(condition=Q(capacity__isnull=True) | Q(joined_count__lte=models.F("capacity")),
                                    name="community_event_within_capacity"),
             models.CheckConstraint(condition=Q(rsvp_deadline__lte=models.F("starts_at")),
                                    name="community_event_deadline_before_start"),
+            models.CheckConstraint(condition=Q(open_data=False) | Q(open_data_since__isnull=False),
+                                   name="community_event_open_data_since"),
         ]
 
     @property

@@ -116,6 +116,34 @@ def event_attendees(*, event: Event) -> QuerySet[Rsvp]:
             .order_by("group", "queued_at", "responded_at", "id"))
 
 
+# --- Open data ----------------------------------------------------------------------------------------
+_PUBLIC_EVENT_FIELDS = ("post_id", "post__title", "post__body", "starts_at", "ends_at", "place", "capacity",
+                        "rsvp_deadline", "post__tags", "post__latitude", "post__longitude", "open_data_since",
+                        "post__district__name")
+
+
+def public_organizer(district_name: str) -> str:
+    """Who the open data names as 主催者: the district's community board, never the resident who
+    posted (their nickname is personal data; residents' posts are all district-board posts)."""
+    board = district_name if district_name.endswith("校区") else f"{district_name}校区"
+    return f"{board} 地域共創"
+
+
+def public_events() -> list[dict]:
+    """Events marked for open data (by their organiser or a moderator) whose post is visible and not
+    withdrawn, soonest first, as the mappings `analytics.opendata.write_events` reads. One query."""
+    rows = (Event.objects.filter(open_data=True, post__status=Post.Status.VISIBLE, post__deleted_at__isnull=True)
+            .order_by("starts_at", "post_id").values_list(*_PUBLIC_EVENT_FIELDS))
+    return [{
+        "id": post_id, "title": title, "description": body, "starts_at": starts_at, "ends_at": ends_at,
+        "place": place, "capacity": capacity, "rsvp_deadline": rsvp_deadline, "tags": list(tags or ()),
+        "latitude": float(latitude) if latitude is not None else None,
+        "longitude": float(longitude) if longitude is not None else None,
+        "published_at": published_at, "organizer": public_organizer(district_name),
+    } for (post_id, title, body, starts_at, ends_at, place, capacity, rsvp_deadline, tags, latitude, longitude,
+           published_at, district_name) in rows]
+
+
 # --- Map ------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class BBox:
@@ -220,6 +248,13 @@ def report_queue(*, status: str = PostReport.Status.OPEN) -> QuerySet[Post]:
             .annotate(report_total=Count("reports", filter=Q(reports__status=status)),
                       last_reported_at=Max("reports__created_at"))
             .select_related("author", "district").order_by("-report_total", "-last_reported_at", "-id"))
+
+
+def moderation_events() -> QuerySet[Event]:
+    """Events on every board (not withdrawn), latest start first, with their open-data flag: where a
+    moderator publishes or withdraws an event from the open data."""
+    return (Event.objects.filter(post__deleted_at__isnull=True)
+            .select_related("post", "post__district").order_by("-starts_at", "-post_id"))
 
 
 def hidden_posts() -> QuerySet[Post]:

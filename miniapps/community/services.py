@@ -20,7 +20,7 @@ from accounts.services import audit_record
 from superapp.api.errors import ApiError
 
 from . import images as image_processing
-from .access import district_read_check, district_write_check
+from .access import district_read_check, district_write_check, is_moderator
 from .bounds import SETTINGS_KEY, Bounds, municipality_map_bounds
 from .models import (
     Category,
@@ -175,12 +175,16 @@ def post_create(*, author: User, district_id: int, title: str, category: str, bo
     latitude, longitude = _check_location(location)
     now = timezone.now()
     event_fields = _validate_event(event, now=now) if event is not None else None
+    if event_fields is not None and event_fields.pop("open_data", False):
+        event_fields.update(open_data=True, open_data_since=now)
     post = Post.objects.create(district_id=district_id, author=author, category=category, title=title,
                                body=body.strip(), tags=clean_tags(tags or []), latitude=latitude,
                                longitude=longitude, created_at=now)
     _claim_images(author=author, image_ids=image_ids or [], post=post)
     if event_fields is not None:
         post.event = Event.objects.create(post=post, **event_fields)
+        if post.event.open_data:
+            _audit_open_data(post.event, acting_user=author, by="organiser")
     from .tasks import notify_new_post  # noqa: PLC0415  (tasks import services)
 
     notify_new_post.delay_on_commit(post.id)
@@ -334,7 +338,21 @@ def rsvp_answer(*, event: Event, user: User, answer: str) -> RsvpResult:
     return RsvpResult(rsvp, locked, waiting_position(rsvp), promoted)
 
 
-_EDITABLE_EVENT_FIELDS = {"starts_at", "ends_at", "place", "capacity", "rsvp_deadline"}
+_EDITABLE_EVENT_FIELDS = {"starts_at", "ends_at", "place", "capacity", "rsvp_deadline", "open_data"}
+
+
+def _apply_open_data(event: Event, open_data: bool, now: datetime) -> bool:
+    """Sets the flag on a locked event; returns whether it changed. The listing date (掲載開始日)
+    is the latest time the event was marked."""
+    if event.open_data == open_data:
+        return False
+    event.open_data, event.open_data_since = open_data, (now if open_data else None)
+    return True
+
+
+def _audit_open_data(event: Event, *, acting_user: User, by: str) -> None:
+    audit_record(actor=acting_user, action="community.event_open_data_set", target=event.post,
+                 data={"open_data": event.open_data, "by": by, "district_id": event.post.district_id})
 
 
 @transaction.atomic
@@ -353,14 +371,32 @@ def event_update(*, event: Event, acting_user: User, **changes) -> Event:
         raise _field_error("capacity", f"定員は参加確定の{locked.joined_count}人より少なくできません",
                            f"capacity cannot be below the {locked.joined_count} people already going",
                            code="capacity_below_joined")
+    open_data_changed = "open_data" in changes and _apply_open_data(locked, changes.pop("open_data"), now)
     for name, value in changes.items():
         setattr(locked, name, value)
     promoted = _promote(locked, now) if "capacity" in changes else []
     locked.save()
     _notify_promoted(promoted)
-    audit_record(actor=acting_user, action="community.event_updated", target=locked.post,
-                 data={"fields": sorted(changes), "promoted": [r.user_id for r in promoted]})
     locked.post = event.post
+    if changes or not open_data_changed:
+        audit_record(actor=acting_user, action="community.event_updated", target=locked.post,
+                     data={"fields": sorted(changes), "promoted": [r.user_id for r in promoted]})
+    if open_data_changed:
+        _audit_open_data(locked, acting_user=acting_user, by="organiser")
+    return locked
+
+
+@transaction.atomic
+def event_open_data_set(*, event: Event, open_data: bool, acting_user: User) -> Event:
+    """A community moderator publishes an event in the open-data イベント一覧 or withdraws it
+    (e.g. an event run with the city, or one that should not be public). Audited; idempotent."""
+    if not is_moderator(acting_user):
+        raise ApiError("permission_denied", status_code=403)
+    locked = Event.objects.select_for_update().get(pk=event.pk)
+    locked.post = event.post
+    if _apply_open_data(locked, open_data, timezone.now()):
+        locked.save(update_fields=["open_data", "open_data_since"])
+        _audit_open_data(locked, acting_user=acting_user, by="moderator")
     return locked
 
 

@@ -1,7 +1,6 @@
 """Notifications API: residents' devices, topic settings and inbox; staff's composer and stats."""
 from __future__ import annotations
 
-from django.db import connection
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.permissions import IsAuthenticated
@@ -11,9 +10,8 @@ from rest_framework.views import APIView
 
 from accounts.permissions import HasRole, IsResident
 
-from .. import audience as audiences
 from .. import selectors, services
-from ..models import Notification, Topic
+from ..models import Topic
 from ..roles import SENDER_ROLES, STATS_ROLES
 from . import serializers as s
 
@@ -129,12 +127,8 @@ class StaffAudienceSizeApi(APIView):
     def post(self, request):
         data = s.AudienceSizeInput(data=request.data)
         data.is_valid(raise_exception=True)
-        audience = audiences.audience_parse(request.data["audience"])
-        topic = data.validated_data.get("topic", Topic.DISASTER)
-        size = audiences.audience_size(audience, topic)
-        body = {**size, "mode": Notification.Mode.TOPIC if audience.is_broadcast else Notification.Mode.DEVICE,
-                "fcm_topics": audiences.broadcast_topics(audience, schema=connection.schema_name, topic=topic)
-                if audience.is_broadcast else []}
+        body = selectors.audience_preview(audience=request.data["audience"],
+                                          topic=data.validated_data.get("topic", Topic.DISASTER))
         return Response(s.AudienceSizeOutput(body).data)
 
 

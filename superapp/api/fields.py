@@ -14,3 +14,15 @@ class StrictCharField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("not_a_string")
         return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """JSON true or false only: DRF's BooleanField also takes "yes", "on", 1 or "0", which hides a
+    client's bug behind a guess (and a guess that publishes something must not be made)."""
+
+    default_error_messages = {"not_a_boolean": "true か false で指定してください。 / Must be true or false."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("not_a_boolean")
+        return data

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from django.urls import URLPattern, reverse
 
 from accounts.models import District, User
-from accounts.roles import ALL_ROLES
+from accounts.roles import ALL_ROLES, Role
 from admin_console import urls as console_urls
 from admin_console.access import SECTIONS_BY_KEY
 from tests.base import TenantFixture
@@ -26,6 +26,8 @@ class Route:
     post: dict | None = None  # form data of the route's form post; None: no form
     get: bool = True  # answers GET (POST-only routes answer 405 to allowed users)
     extra: dict = field(default_factory=dict)
+    # Narrower than the section, when the object decides (a notification's topic: its senders).
+    roles: tuple[str, ...] | None = None
 
     def path(self, tenant: TenantFixture) -> str:
         with tenant.schema():
@@ -37,7 +39,7 @@ class Route:
 
     def allowed(self, who: str) -> bool:
         """Whether `who` ("admin" or a role) may use it, from the declared sections."""
-        roles = SECTIONS_BY_KEY[self.section].roles
+        roles = self.roles if self.roles is not None else SECTIONS_BY_KEY[self.section].roles
         return who == "admin" or not roles or who in roles
 
 
@@ -74,6 +76,42 @@ def _a_disaster(tenant: TenantFixture) -> list:
     return [disaster.pk]
 
 
+def _a_notification(tenant: TenantFixture, *, scheduled: bool = False) -> list:
+    """A disaster notification to the route-check district (and a resident there), sent now or
+    scheduled for tomorrow."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.services import resident_create
+    from notifications.models import Notification
+    from notifications.services import notification_create
+
+    title = "ルート確認予約" if scheduled else "ルート確認通知"
+    existing = Notification.objects.filter(title=title).values_list("pk", flat=True).first()
+    if existing:
+        return [existing]
+    district = District.objects.get(pk=_a_district(tenant)[0])
+    if not User.objects.filter(district=district, kind=User.Kind.RESIDENT).exists():
+        resident_create(nickname="ルート確認住民", district=district)
+    notification = notification_create(
+        acting_user=tenant.admin, title=title, body="確認用", topic="disaster", audience={"districts": [district.pk]},
+        send_at=timezone.now() + timedelta(days=1) if scheduled else None)
+    return [notification.pk]
+
+
+def _notifications_exist(tenant: TenantFixture) -> list:
+    _a_notification(tenant)
+    return []
+
+
+def _a_scheduled_notification(tenant: TenantFixture) -> list:
+    return _a_notification(tenant, scheduled=True)
+
+
+COMPOSE_POST = {"title": "ルート確認", "body": "本文", "topic": "disaster", "audience": "filtered",
+                "interests": "route-check", "when": "now", "action": "send"}
+
 ROUTES = [
     Route("home"),
     Route("account", post={"action": "begin"}),
@@ -92,6 +130,16 @@ ROUTES = [
     Route("disaster_control", post={"action": "open_disaster", "name": "ルート災害", "type": "flood"}),
     Route("disaster_report", args=_a_disaster),
     Route("shelter_reception", args=_a_shelter, post={"action": "manual", "name": "ルート避難者"}),
+    Route("notifications", args=_notifications_exist),
+    Route("notification_compose", post=COMPOSE_POST),
+    Route("notification_audience_size", post={"topic": "disaster", "audience": "everyone"}, get=False),
+    Route("notification_detail", args=_a_notification),
+    # Cancelling: the senders of the notification's topic (disaster) only; other senders get 403.
+    Route("notification_cancel", args=_a_scheduled_notification, post={}, get=False,
+          roles=(Role.DISASTER_STAFF,)),
+    Route("miniapps"),
+    Route("miniapp_toggle", args=lambda tenant: ["garbage"], post={"enabled": "0"}, get=False),
+    Route("miniapp_move", args=lambda tenant: ["garbage"], post={"direction": "down"}, get=False),
 ]
 ROUTES_BY_NAME = {route.name: route for route in ROUTES}
 WHO = ["admin", *[role for role in ALL_ROLES if role != "municipality_admin"]]

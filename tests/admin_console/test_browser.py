@@ -8,6 +8,7 @@ screenshot in test-artifacts/.
 """
 from __future__ import annotations
 
+import os
 import re
 from datetime import datetime, time, timedelta
 
@@ -22,11 +23,16 @@ from accounts.models import AuditEvent, District, StaffTotp, User
 from accounts.roles import Role
 from tests.base import TEST_PASSWORD
 from tests.citizen_id.conftest import SAGA_CARD, enrolled, jpki_session  # noqa: F401 (a fixture)
+from tests.notifications.helpers import wait_for
 from tests.shelters.conftest import DEMO_CSV
 from tests.shelters.test_qr_check_in import _fresh_qr
 
 from .browser import (ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LiveServer, delete_rows_after, ensure_chromium, ensure_htmx,
                       in_own_connection, row_marks)
+
+# Pushes in the browser test go through the same fake FCM server (real HTTP, the real firebase-admin
+# code path) as the pipeline tests: their fixtures, imported.
+from tests.notifications.conftest import _fake_fcm_server, fake_fcm  # noqa: E402,F401
 
 
 @pytest.fixture(scope="module")
@@ -423,7 +429,8 @@ def test_teacher_sees_the_class_list_with_a_fever_report_and_marks_it_seen(page,
     teacher = world.users["teacher_a"]
     sign_in(page, saga.host, teacher.username)
     page.wait_for_url(re.compile(r"/console/$"))
-    page.goto(page.live.url(saga.host, "/console/attendance/"))
+    page.get_by_role("navigation", name="メインメニュー").get_by_role("link", name="出欠連絡").click()
+    page.wait_for_url(re.compile(r"/console/attendance/$"))
     classes = page.get_by_role("table")
     class_row = classes.get_by_role("row").filter(has_text="1年1組")
     expect(class_row).to_have_count(1)
@@ -446,3 +453,139 @@ def test_teacher_sees_the_class_list_with_a_fever_report_and_marks_it_seen(page,
     expect(report_row.get_by_role("button")).to_have_count(0)
     expect(page.get_by_role("button", name=re.compile("すべて確認済みにする"))).to_have_count(0)
     assert in_own_connection(_report_state, saga.schema_name, report_id) == ("seen", teacher.username)
+
+
+# --- Sending a notification to a district --------------------------------------------------------
+PUSH_QUEUE = f"test-browser-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+PUSH_DISASTER_QUEUE = f"{PUSH_QUEUE}-disaster"
+PUSH_NICKNAME = "ブラウザ配信テスト"
+PUSH_DISTRICT = "ブラウザ配信校区"
+
+
+def _close_task_connections(**_kwargs) -> None:
+    """After each task, in the worker's thread: its database connection is not left open (the test
+    database is dropped at the end of the session, and the live server's connection must live on)."""
+    from django.db import connections
+
+    connections.close_all()
+
+
+@pytest.fixture
+def push_worker(fake_fcm, settings, django_db_blocker):
+    """A real Celery worker thread on queues of this test process, as in tests/notifications: the
+    live server's requests enqueue the dispatch on commit and the worker sends through the fake FCM
+    server (no CELERY_TASK_ALWAYS_EAGER here)."""
+    from celery.contrib.testing.worker import start_worker
+    from celery.signals import task_postrun
+
+    from superapp.celery import app as celery_app
+    from tests.notifications.conftest import _purge
+
+    settings.CELERY_DISASTER_QUEUE = PUSH_DISASTER_QUEUE
+    settings.NOTIFICATIONS_RETRY_BASE_SECONDS = 0.2
+    previous = celery_app.conf.task_default_queue
+    celery_app.conf.task_default_queue = PUSH_QUEUE
+    task_postrun.connect(_close_task_connections, weak=False)
+    try:
+        with django_db_blocker.unblock():
+            _purge(PUSH_QUEUE, PUSH_DISASTER_QUEUE)
+            with start_worker(celery_app, pool="solo", perform_ping_check=False,
+                              queues=[PUSH_DISASTER_QUEUE, PUSH_QUEUE], shutdown_timeout=20) as running:
+                yield running
+    finally:
+        task_postrun.disconnect(_close_task_connections)
+        celery_app.conf.task_default_queue = previous
+
+
+def _push_residents(schema_name: str) -> dict:
+    """Three phones in the district (two residents) and one elsewhere, registered through the
+    service, which has the worker subscribe them to their FCM topics."""
+    from accounts.services import district_create, resident_create
+    from notifications.services import device_register
+
+    with schema_context(schema_name):
+        district = district_create(name=PUSH_DISTRICT)
+        elsewhere = district_create(name=f"{PUSH_DISTRICT}（外）")
+        tokens = {"in": [], "out": []}
+        for index, (where, phones) in enumerate([(district, 2), (district, 1), (elsewhere, 1)]):
+            user = resident_create(nickname=f"{PUSH_NICKNAME}{index}", district=where).token.user
+            for phone in range(phones):
+                token = f"browser-push-{index}-{phone}"
+                device_register(user=user, token=token, platform="android")
+                tokens["in" if where == district else "out"].append(token)
+        return {"district_id": district.pk, **tokens}
+
+
+def _topics_synced(schema_name: str) -> bool:
+    from notifications.models import Device
+
+    with schema_context(schema_name):
+        return not Device.objects.filter(user__nickname__startswith=PUSH_NICKNAME, topics_dirty=True).exists()
+
+
+def _push_cleanup(schema_name: str) -> None:
+    from notifications.models import Device, Notification
+
+    with schema_context(schema_name):
+        Notification.objects.all().delete()
+        Device.objects.filter(user__nickname__startswith=PUSH_NICKNAME).delete()
+        User.objects.filter(nickname__startswith=PUSH_NICKNAME).delete()
+
+
+@pytest.fixture
+def push_residents(committed, push_worker, saga):
+    data = in_own_connection(_push_residents, saga.schema_name)
+    wait_for(lambda: in_own_connection(_topics_synced, saga.schema_name), message="topic subscriptions synced")
+    yield data
+    in_own_connection(_push_cleanup, saga.schema_name)
+
+
+def _latest_notification(schema_name: str) -> dict | None:
+    from notifications.models import Notification
+
+    with schema_context(schema_name):
+        return Notification.objects.order_by("-pk").values("pk", "status", "audience", "created_by__username").first()
+
+
+def test_disaster_staff_sends_a_notification_to_a_district(push_residents, page, saga, fake_fcm):
+    # push_residents first: the worker starts before Playwright (its start closes connections, which
+    # Django refuses inside the asyncio loop Playwright runs in this thread).
+    sign_in(page, saga.host, f"{Role.DISASTER_STAFF}@saga.example")
+    page.wait_for_url(re.compile(r"/console/$"))
+    page.get_by_role("navigation", name="メインメニュー").get_by_role("link", name="お知らせ配信").click()
+    page.wait_for_url(re.compile(r"/console/notifications/$"))
+    page.get_by_role("link", name="新しいお知らせを作成").click()
+    page.wait_for_url(re.compile(r"/console/notifications/new/$"))
+    page.evaluate("window.__sameDocument = true")
+
+    page.get_by_label("件名").fill("大雨の避難情報")
+    page.get_by_label("本文").fill("ブラウザ配信校区に避難指示が出ました。最寄りの避難所へ。")
+    size = page.locator("#audience-size")
+    assert "配信対象を選ぶと" in size.inner_text()
+    page.get_by_label(PUSH_DISTRICT, exact=True).check()  # the live audience size follows (htmx)
+    page.locator("#audience-size", has_text="住民 2 人・端末 3 台").wait_for()
+    assert "トピック配信" in size.inner_text()
+    page.get_by_label("65歳以上").check()  # narrower: nobody of the two gave a birth year
+    page.locator("#audience-size", has_text="住民 0 人・端末 0 台").wait_for()
+    page.get_by_label("65歳以上").uncheck()
+    page.locator("#audience-size", has_text="住民 2 人・端末 3 台").wait_for()
+    assert page.evaluate("window.__sameDocument") is True  # no reload: htmx swapped the figure in place
+
+    page.get_by_role("button", name="送信・予約する").click()
+    page.wait_for_url(re.compile(r"/console/notifications/\d+/$"))
+    assert "「大雨の避難情報」の送信を開始しました。" in page.get_by_role("status").first.inner_text()
+    page.evaluate("window.__detailDocument = true")
+    # The stats panel reloads itself while sending; the worker sends through the fake FCM server.
+    page.locator("#notification-stats .badge.ok").wait_for(timeout=60_000)
+    assert page.locator("#stat-targeted").inner_text() == "3"
+    assert page.locator("#stat-sent").inner_text() == "3"
+    assert page.locator("#stat-failed").inner_text() == "0"
+    assert page.locator("#stat-topic-messages").inner_text() == "1"
+    assert page.evaluate("window.__detailDocument") is True
+
+    notification = in_own_connection(_latest_notification, saga.schema_name)
+    assert notification["status"] == "sent" and notification["audience"] == {"districts": [push_residents["district_id"]]}
+    assert notification["created_by__username"] == f"{Role.DISASTER_STAFF}@saga.example"
+    delivered = [line for line in fake_fcm.log() if line["data"].get("notification_id") == str(notification["pk"])]
+    assert sorted(line["token"] for line in delivered) == sorted(push_residents["in"])
+    assert {line["topic"] for line in delivered} == {f"saga.d{push_residents['district_id']}.disaster"}

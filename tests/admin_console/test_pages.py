@@ -13,6 +13,9 @@ from accounts.models import District, User
 from accounts.roles import Role
 from accounts.services import audit_record, district_create, resident_create, staff_create, staff_set_roles
 from admin_console import dashboard
+from notifications import pipeline
+from notifications.models import Device, TopicMessage
+from notifications.services import notification_create
 from tenants import hostcache
 from tests.base import TEST_PASSWORD, assert_num_queries
 from tests.citizen_id.conftest import _fresh_signing_key_cache, jpki, jpki_session  # noqa: F401
@@ -35,6 +38,12 @@ PAGE_QUERIES = {
     "staff_invite": BASE,
     "staff_detail": BASE + 2,  # the member (with authenticator), their roles
     "audit": BASE + 4,  # staff for the filter, count, page (with actors), action names
+    # count, page (with senders), delivery / topic-message / inbox figures of the page, district names
+    "notifications": BASE + 6,
+    # districts, the mini-app catalog (the residents' interest tags come from the cache after the warm-up)
+    "notification_compose": BASE + 2,
+    "notification_detail": BASE + 4,  # the notification (with sender), its figures (two), district names
+    "miniapps": BASE + 1,  # the catalog's rows (built-in mini-apps come from the registry)
 }
 
 
@@ -42,8 +51,20 @@ def _more_data(tenant) -> None:
     """Enough extra rows that any per-row query would show up in the counts."""
     with tenant.schema():
         districts = [district_create(name=f"追加校区{i}") for i in range(12)]
-        for i in range(40):
-            resident_create(nickname=f"住民{i}", district=districts[i % 12], birth_year=1940 + i)
+        residents = [resident_create(nickname=f"住民{i}", district=districts[i % 12], birth_year=1940 + i).token.user
+                     for i in range(40)]
+        for i, resident in enumerate(residents):
+            Device.objects.create(user=resident, token=f"more-data-token-{i}", platform="android",
+                                  registered_at=timezone.now())
+        audiences = [{"districts": [districts[0].pk, districts[1].pk]}, {"everyone": True}, {"age_bands": ["70-79", "80+"]}]
+        for i in range(35):  # more than a page of the list, broadcasts and per-device ones
+            notification = notification_create(acting_user=tenant.admin, title=f"追加通知{i}", body="本文",
+                                                topic="disaster", audience=audiences[i % 3])
+            if notification.mode == "device":
+                pipeline.dispatch(notification.pk)  # deliveries and inbox rows (the chunks never run here)
+            else:
+                TopicMessage.objects.create(notification=notification, fcm_topic=f"more-data.{i}", device_count=3,
+                                            status="sent")
         for i in range(25):  # no password: hashing 25 of them would outlast the host cache
             user = User.objects.create_user(username=f"extra{i}@saga.example", kind=User.Kind.STAFF, is_staff=True)
             staff_set_roles(staff=user, roles=[Role.TEACHER, Role.ANALYST][: 1 + i % 2])
@@ -352,3 +373,38 @@ def test_dashboard_counts_active_devices_and_verified_citizen_ids_of_its_own_mun
     assert (_stat(html, "active_devices"), _stat(html, "verified_citizen_ids")) == ("2", "2")
     html = console_client(kanzaki, "admin").get("/console/dashboard/").content.decode()
     assert (_stat(html, "active_devices"), _stat(html, "verified_citizen_ids")) == ("1", "1")
+
+
+def _nav_links(client) -> set[str]:
+    html = client.get("/console/").content.decode()
+    nav = html[html.index('class="main-nav"'):html.index("</nav>")]
+    return set(re.findall(r'href="(/console/[^"]*)"', nav))
+
+
+def test_attendance_and_community_are_listed_for_whom_their_pages_admit(saga):
+    """Attendance: teachers (principals and nurses hold the teacher role) and the board of education,
+    a position any staff member may hold; community moderation: moderators. Admins see both."""
+    from miniapps.attendance.models import StaffAssignment
+    from miniapps.attendance.services import staff_assign
+
+    attendance, community = "/console/attendance/", "/console/community/"
+    assert {attendance, community} <= _nav_links(console_client(saga, "admin"))
+    assert attendance in _nav_links(console_client(saga, Role.TEACHER))
+    assert community not in _nav_links(console_client(saga, Role.TEACHER))
+    assert community in _nav_links(console_client(saga, Role.COMMUNITY_MODERATOR))
+    for who in (Role.SHELTER_STAFF, Role.ANALYST, Role.COMMUNITY_MODERATOR):
+        assert attendance not in _nav_links(console_client(saga, who)), who
+
+    analyst = console_client(saga, Role.ANALYST)
+    assert attendance not in _nav_links(analyst)  # and the answer is now cached
+    with saga.schema():
+        staff_assign(user=saga.staff[Role.ANALYST], position=StaffAssignment.Position.BOARD, school=None,
+                     acting_user=saga.admin)
+    assert attendance in _nav_links(analyst)  # assigning clears the cached answer
+    assert analyst.get(attendance).status_code == 200
+    assert console_client(saga, Role.COMMUNITY_MODERATOR).get(community).status_code == 200
+    with saga.schema():
+        from miniapps.attendance.services import staff_unassign
+
+        staff_unassign(assignment=StaffAssignment.objects.get(user=saga.staff[Role.ANALYST]), acting_user=saga.admin)
+    assert attendance not in _nav_links(analyst)

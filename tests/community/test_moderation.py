@@ -231,7 +231,8 @@ def test_console_queue_and_post_page_escape_resident_text(board, saga):
 
 CONSOLE_PAGES = [("get", "/console/community/"), ("get", "/console/community/posts/{post}/"),
                  ("post", "/console/community/posts/{post}/hide/"), ("post", "/console/community/posts/{post}/restore/"),
-                 ("get", "/console/community/suspensions/")]
+                 ("get", "/console/community/suspensions/"), ("get", "/console/community/?view=events"),
+                 ("post", "/console/community/posts/{post}/open-data/")]
 
 
 @pytest.mark.parametrize("role", [r for r in STAFF_ROLES if r != Role.COMMUNITY_MODERATOR])

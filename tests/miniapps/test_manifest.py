@@ -126,7 +126,9 @@ def test_console_navigation_sections_match_the_manifests():
     from admin_console.access import SECTIONS_BY_KEY
 
     for miniapp_id, url_name in [("announcements", "announcements_console:index"),
-                                 ("feedback", "feedback_console:inbox")]:
+                                 ("feedback", "feedback_console:inbox"),
+                                 ("attendance", "attendance_console:index"),
+                                 ("community", "community_console:queue")]:
         section = SECTIONS_BY_KEY[miniapp_id]
         assert set(section.roles) == set(registry.get(miniapp_id).staff_roles)
         assert section.url_name == url_name

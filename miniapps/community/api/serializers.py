@@ -7,7 +7,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from superapp.api.fields import StrictCharField
+from superapp.api.fields import StrictBooleanField, StrictCharField
 
 from ..models import Category, Comment, DistrictSuspension, Event, PointsEntry, Post, PostImage, PostReport, Rsvp
 
@@ -67,7 +67,7 @@ class CommunityEventSummaryOutput(serializers.ModelSerializer):
     class Meta:
         model = Event
         fields = ["id", "starts_at", "ends_at", "place", "capacity", "rsvp_deadline", "joined_count",
-                  "waiting_count", "is_open", "my_rsvp_status"]
+                  "waiting_count", "is_open", "open_data", "my_rsvp_status"]
 
     def get_is_open(self, event: Event) -> bool:
         return event.is_open()
@@ -158,7 +158,7 @@ class CommunityEventDetailOutput(serializers.ModelSerializer):
     class Meta:
         model = Event
         fields = ["id", "title", "organiser", "starts_at", "ends_at", "place", "capacity", "rsvp_deadline",
-                  "joined_count", "waiting_count", "is_open", "is_organiser", "my_rsvp"]
+                  "joined_count", "waiting_count", "is_open", "open_data", "is_organiser", "my_rsvp"]
 
     def get_is_open(self, event: Event) -> bool:
         return event.is_open()
@@ -314,6 +314,11 @@ class CommunityMapOutput(serializers.Serializer):
 
 
 # --- Inputs -----------------------------------------------------------------------------------------
+OPEN_DATA_HELP = ("オープンデータとして公開: publish in the municipality's open-data イベント一覧 (CC BY 4.0, no login) "
+                  "with title, description, place, times, capacity, tags and location; the organiser is shown as "
+                  "the district board, never the nickname")
+
+
 class CommunityLocationInput(serializers.Serializer):
     lat = StrictFloatField(min_value=-90, max_value=90)
     lng = StrictFloatField(min_value=-180, max_value=180)
@@ -326,6 +331,8 @@ class CommunityEventInput(serializers.Serializer):
     capacity = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=100_000,
                                         help_text="null or absent: no limit")
     rsvp_deadline = serializers.DateTimeField(required=False, help_text="Defaults to starts_at")
+    open_data = StrictBooleanField(required=False, default=False,
+                                   help_text=OPEN_DATA_HELP + ". Default false")
 
 
 class CommunityEventUpdateInput(serializers.Serializer):
@@ -334,6 +341,7 @@ class CommunityEventUpdateInput(serializers.Serializer):
     place = StrictCharField(max_length=200, required=False)
     capacity = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=100_000)
     rsvp_deadline = serializers.DateTimeField(required=False)
+    open_data = StrictBooleanField(required=False, help_text=OPEN_DATA_HELP + ". Organiser only")
 
 
 class CommunityPostCreateInput(serializers.Serializer):

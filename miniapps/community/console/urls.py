@@ -12,6 +12,7 @@ urlpatterns = [
     path("posts/<int:post_id>/restore/", views.post_restore, name="post-restore"),
     path("posts/<int:post_id>/dismiss/", views.post_dismiss, name="post-dismiss"),
     path("posts/<int:post_id>/suspend-author/", views.suspend_author, name="suspend-author"),
+    path("posts/<int:post_id>/open-data/", views.event_open_data, name="event-open-data"),
     path("comments/<int:comment_id>/hide/", views.comment_hide, name="comment-hide"),
     path("comments/<int:comment_id>/restore/", views.comment_restore, name="comment-restore"),
     path("suspensions/", views.suspensions, name="suspensions"),

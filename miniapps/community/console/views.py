@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -15,8 +15,8 @@ from admin_console.access import staff_required
 from superapp.api.errors import ApiError
 
 from .. import selectors, services
-from ..models import Comment, PostReport
-from .forms import HideForm, SuspendForm
+from ..models import Comment, Event, PostReport
+from .forms import HideForm, OpenDataForm, SuspendForm
 
 moderator_required = staff_required(Role.COMMUNITY_MODERATOR)
 QUEUE_PAGE_SIZE = 50
@@ -30,8 +30,11 @@ def _back_to_post(post_id: int, flash: str = "") -> HttpResponseRedirect:
 @require_GET
 @moderator_required
 def queue(request):
-    """Open reports (most reported first) or hidden posts."""
+    """Open reports (most reported first), hidden posts, or events with their open-data flag."""
     view = request.GET.get("view", "open")
+    if view == "events":
+        events = list(selectors.moderation_events()[:QUEUE_PAGE_SIZE])
+        return render(request, "community/console/events.html", {"events": events, "view": view})
     if view == "hidden":
         posts = selectors.hidden_posts()[:QUEUE_PAGE_SIZE]
     else:
@@ -47,8 +50,8 @@ def post_detail(request, post_id: int):
     reports = list(post.reports.select_related("reporter").order_by("-created_at"))
     comments = list(Comment.objects.filter(post=post, deleted_at__isnull=True).select_related("author")
                     .order_by("created_at", "id"))
-    context = {"post": post, "reports": reports, "comments": comments, "hide_form": HideForm(),
-               "suspend_form": SuspendForm(), "done": request.GET.get("done", "")}
+    context = {"post": post, "event": _event_of(post), "reports": reports, "comments": comments,
+               "hide_form": HideForm(), "suspend_form": SuspendForm(), "done": request.GET.get("done", "")}
     return render(request, "community/console/post.html", context)
 
 
@@ -97,8 +100,33 @@ def suspend_author(request, post_id: int):
     comments = list(Comment.objects.filter(post=post, deleted_at__isnull=True).select_related("author")
                     .order_by("created_at", "id"))
     return render(request, "community/console/post.html",
-                  {"post": post, "reports": reports, "comments": comments, "hide_form": HideForm(),
-                   "suspend_form": form, "done": ""}, status=400)
+                  {"post": post, "event": _event_of(post), "reports": reports, "comments": comments,
+                   "hide_form": HideForm(), "suspend_form": form, "done": ""}, status=400)
+
+
+@require_POST
+@moderator_required
+def event_open_data(request, post_id: int):
+    """Publishes the post's event in the open-data イベント一覧, or withdraws it."""
+    post = selectors.moderation_post(post_id=post_id)
+    event = _event_of(post)
+    if event is None:
+        raise Http404
+    form = OpenDataForm(request.POST)
+    if not form.is_valid():
+        return HttpResponseBadRequest("open_data は 1 か 0 です。 / open_data must be 1 or 0.")
+    event.post = post
+    services.event_open_data_set(event=event, open_data=form.cleaned_data["open_data"], acting_user=request.user)
+    if request.POST.get("next") == "events":
+        return HttpResponseRedirect(reverse("community_console:queue") + "?view=events")
+    return _back_to_post(post.pk, "open_data_on" if form.cleaned_data["open_data"] else "open_data_off")
+
+
+def _event_of(post) -> Event | None:
+    try:
+        return post.event
+    except Event.DoesNotExist:
+        return None
 
 
 @require_POST

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import random
 
+from django.apps import apps
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
@@ -47,6 +48,13 @@ class Command(BaseCommand):
                         self.stdout.write(line)
                     self._seed_usage(spec)
                 call_command("seed_attendance_demo", "--schema", result.municipality.schema_name, stdout=self.stdout)
+            # --- community boards (miniapps.community): district events, some marked for open data ---
+            if apps.is_installed("miniapps.community"):
+                from miniapps.community.demo import seed_community_demo
+
+                with schema_context(result.municipality.schema_name):
+                    for line in seed_community_demo(municipality_code=spec["code"]):
+                        self.stdout.write(line)
             lines.append(f"\n{spec['name']} ({spec['name_en']})  http://{host}{port}/")
             lines.append(f"  console  http://{host}{port}/console/   API docs http://{host}{port}/api/docs/")
             lines.append(f"  admin    {admin_email} / {DEMO_PASSWORD}")
