@@ -13,7 +13,7 @@ S ?=
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test bench fuzz migrate shell clean assets messages browser
+.PHONY: help demo test bench fuzz migrate shell clean assets messages browser screenshots
 
 help: ## Show this help
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ test: $(VENV)/.installed assets messages browser ## Run the test suite (extra py
 bench: $(VENV)/.installed ## Run the load benchmarks with wrk (one scenario: S=<name>)
 	command -v wrk >/dev/null || ($(SUDO) apt-get update && $(SUDO) apt-get install -y wrk)
 	$(LAUNCH) services -- $(PY) -m bench.run $(S)
+
+screenshots: $(VENV)/.installed assets messages browser ## Regenerate docs/screenshots/ (console pages with the bench's city data)
+	$(LAUNCH) services -- $(PY) docs/screenshots/make_screenshots.py $(ARGS)
 
 fuzz: $(VENV)/.installed ## Fuzz the API from its OpenAPI schema with more examples (FUZZ_EXAMPLES=300)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-300} $(LAUNCH) test -- -p no:xdist tests/test_fuzz_api.py $(ARGS)

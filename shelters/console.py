@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from admin_console.access import section_required
@@ -17,8 +18,12 @@ from superapp.api.errors import ApiError
 from superapp.api.utils import client_ip
 
 from . import selectors, services
-from .models import Disaster, Sex, Shelter, SpecialCare
+from .models import CheckIn, Disaster, Sex, Shelter, SpecialCare
 from .reports import report_csv
+
+
+SOURCE_LABELS = dict(CheckIn.Source.choices)
+SPECIAL_CARE_LABELS = dict(SpecialCare.choices)
 
 
 class DisasterForm(forms.Form):
@@ -44,6 +49,12 @@ class ManualForm(forms.Form):
     special_care = forms.MultipleChoiceField(label=_("要配慮"), choices=SpecialCare.choices, required=False,
                                              widget=forms.CheckboxSelectMultiple)
     pets = forms.IntegerField(label=_("ペット（頭数）"), min_value=0, max_value=20, initial=0, required=False)
+
+    def __init__(self, *args, **kwargs):
+        # Its own element ids: beside the scan form on one page, the shared field names (special
+        # care, pets) would otherwise give two elements one id, and the labels the wrong field.
+        kwargs.setdefault("auto_id", "id_manual_%s")
+        super().__init__(*args, **kwargs)
 
 
 def _api_error_text(exc: ApiError) -> str:
@@ -121,12 +132,22 @@ def reception(request, shelter_id: int):
         except ApiError as exc:
             messages.error(request, _api_error_text(exc))
     row = next((r for r in selectors.shelter_public_rows() if r["id"] == shelter.pk), None)
-    evacuees = list(selectors.current_evacuees(shelter=shelter))
+    evacuees = _displayed(selectors.reception_evacuees(shelter=shelter))
     invalid = scan_form.errors or manual_form.errors
     return render(request, "console/shelters/reception.html", {
         "shelter": shelter, "row": row, "evacuees": evacuees, "scan_form": scan_form, "manual_form": manual_form,
         "idempotency_key": uuid.uuid4().hex,
     }, status=400 if invalid else 200)
+
+
+def _displayed(rows: list[dict]) -> list[dict]:
+    """Adds the texts the evacuee list shows (labels, Asia/Tokyo time) to the selector's rows."""
+    for row in rows:
+        at = timezone.localtime(row["checked_in_at"])
+        row["source_label"] = SOURCE_LABELS.get(row["source"], row["source"])
+        row["special_care_label"] = "、".join(SPECIAL_CARE_LABELS.get(code, code) for code in row["special_care"])
+        row["checked_in_local"] = f"{at.month}/{at.day} {at:%H:%M}"
+    return rows
 
 
 def _check_in(request, shelter: Shelter, key: str, *, qr: dict | None = None, person: dict | None = None) -> None:

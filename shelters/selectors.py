@@ -6,7 +6,7 @@ import json
 import math
 
 from django.core.cache import cache
-from django.db.models import Count, Max, Q, Sum
+from django.db.models import Count, F, Max, Q, Sum
 from django.utils import timezone
 
 from superapp.api.errors import ApiError
@@ -176,6 +176,15 @@ def current_evacuees(*, shelter: Shelter):
     return (CheckIn.objects.filter(opening__shelter=shelter, opening__closed_at__isnull=True,
                                    checked_out_at__isnull=True)
             .select_related("possible_duplicate_of__opening__shelter").order_by("-checked_in_at", "-id"))
+
+
+def reception_evacuees(*, shelter: Shelter) -> list[dict]:
+    """The reception screen's list of people present, as plain rows of the columns it shows: a full
+    shelter lists hundreds of rows on every page load, and model instances cost several times more
+    to build and to render than dicts."""
+    return list(current_evacuees(shelter=shelter).values(
+        "id", "name", "source", "special_care", "checked_in_at",
+        duplicate_shelter=F("possible_duplicate_of__opening__shelter__name")))
 
 
 def uploaded_offline_items(*, shelter: Shelter, client_ids: list[str]) -> dict[str, list[CheckIn]]:

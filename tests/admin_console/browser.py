@@ -78,8 +78,8 @@ def ensure_htmx() -> None:
         raise RuntimeError(f"`npm ci` did not install {HTMX_FILE}: {output}")
 
 
-def _port_candidates() -> list[int]:
-    raw = os.environ.get("BROWSER_TEST_PORTS", "")
+def _port_candidates(raw: str | None = None) -> list[int]:
+    raw = os.environ.get("BROWSER_TEST_PORTS", "") if raw is None else raw
     if raw:
         low, high = (int(part) for part in raw.split("-", 1))
         return list(range(low, high + 1))
@@ -94,19 +94,20 @@ class _QuietHandler(WSGIRequestHandler):
 class LiveServer:
     """The project's WSGI application served from one thread (so one database connection)."""
 
-    def __init__(self) -> None:
+    def __init__(self, ports: str | None = None) -> None:
+        """ports: a range such as "8500-8599" (default: BROWSER_TEST_PORTS, else any free port)."""
         from django.core.wsgi import get_wsgi_application
 
         application = get_wsgi_application()
         last_error: OSError | None = None
-        for port in _port_candidates():
+        for port in _port_candidates(ports):
             try:
                 self.httpd: WSGIServer = make_server("127.0.0.1", port, application, handler_class=_QuietHandler)
                 break
             except OSError as exc:
                 last_error = exc
         else:
-            raise RuntimeError(f"no free port in BROWSER_TEST_PORTS: {last_error}")
+            raise RuntimeError(f"no free port in {ports or os.environ.get('BROWSER_TEST_PORTS')}: {last_error}")
         self.port = self.httpd.server_port
         self.thread = threading.Thread(target=self._serve, name="browser-live-server", daemon=True)
         self.thread.start()
@@ -149,3 +150,21 @@ def in_own_connection(function, *args, **kwargs):
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("value")
+
+
+def row_marks(schema_name: str, models: list) -> dict:
+    """The highest primary key of each model in a schema, to delete what a browser test commits
+    afterwards (`delete_rows_after`). List the models in the order they can be deleted in:
+    rows that point at others first."""
+    from django_tenants.utils import schema_context
+
+    with schema_context(schema_name):
+        return {model: model.objects.order_by("-pk").values_list("pk", flat=True).first() or 0 for model in models}
+
+
+def delete_rows_after(schema_name: str, marks: dict) -> None:
+    from django_tenants.utils import schema_context
+
+    with schema_context(schema_name):
+        for model, mark in marks.items():
+            model.objects.filter(pk__gt=mark).delete()

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import datetime
+from datetime import datetime, time, timedelta
 
 import pyotp
 import pytest
+import time_machine
 from django.contrib.sessions.models import Session
 from django.utils import timezone
 from django_tenants.utils import schema_context
@@ -21,10 +22,13 @@ from django_tenants.utils import schema_context
 from accounts.models import AuditEvent, District, StaffTotp, User
 from accounts.roles import Role
 from tests.base import TEST_PASSWORD
+from tests.citizen_id.conftest import SAGA_CARD, enrolled, jpki_session  # noqa: F401 (a fixture)
 from tests.notifications.helpers import wait_for
+from tests.shelters.conftest import DEMO_CSV
+from tests.shelters.test_qr_check_in import _fresh_qr
 
-from .browser import (ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LiveServer, ensure_chromium, ensure_htmx,
-                      in_own_connection)
+from .browser import (ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LiveServer, delete_rows_after, ensure_chromium, ensure_htmx,
+                      in_own_connection, row_marks)
 
 # Pushes in the browser test go through the same fake FCM server (real HTTP, the real firebase-admin
 # code path) as the pipeline tests: their fixtures, imported.
@@ -232,6 +236,223 @@ def test_two_factor_sign_in_and_english_ui(page, saga):
     nav = page.get_by_role("navigation", name="Main menu")
     nav.get_by_role("link", name="Dashboard").click()
     assert page.get_by_role("heading", name="Dashboard", level=1).is_visible()
+
+
+# --- Shelter reception: a citizen ID QR from a USB scanner, a manual entry, a check-out -----------
+def _shelter_models() -> tuple[list, list]:
+    """What the reception test commits, in the order it can be deleted: (tenant models, public models)."""
+    from citizen_id.jpki.models import JpkiCrl, JpkiRevokedCertificate
+    from citizen_id.models import CardQr, CitizenCard, CitizenId, EnrollmentChallenge, QrSigningKey
+    from shelters.models import CheckIn, Disaster, FamilyNotice, IdempotencyRecord, Shelter, ShelterOpening
+
+    return ([FamilyNotice, IdempotencyRecord, CheckIn, ShelterOpening, Disaster, Shelter,
+             CardQr, CitizenCard, CitizenId, EnrollmentChallenge, QrSigningKey],
+            [JpkiRevokedCertificate, JpkiCrl])
+
+
+def _shelter_marks(schema_name: str) -> tuple[dict, dict]:
+    tenant_models, public_models = _shelter_models()
+    return row_marks(schema_name, tenant_models), row_marks("public", public_models)
+
+
+def _open_shelter_with_a_citizen(saga, jpki, shelter_mark: int) -> tuple[int, str]:
+    """Saga's demo shelters, a flood with the first one open, and the resident enrolled with a card
+    (as the app does), all committed. Returns the open shelter's id and name."""
+    from django.db import connection
+
+    from citizen_id import testca
+    from citizen_id.jpki.services import jpki_crl_load
+    from shelters.models import Shelter
+    from shelters.services import disaster_open, shelter_open, shelters_import
+
+    connection.set_schema_to_public()
+    jpki_crl_load(data=testca.make_crl(jpki.ca, []))
+    jpki_crl_load(data=testca.make_crl(jpki.renewed_ca, []))
+    with saga.schema():
+        report = shelters_import(data=DEMO_CSV.read_bytes())
+        assert report.ok, report.errors
+        shelter = Shelter.objects.filter(pk__gt=shelter_mark).order_by("id").first()
+        disaster = disaster_open(name="令和8年7月豪雨", type="flood", acting_user=saga.staff[Role.DISASTER_STAFF])
+        shelter_open(disaster=disaster, shelter=shelter, acting_user=saga.staff[Role.DISASTER_STAFF])
+    enrolled(saga, jpki, SAGA_CARD)
+    return shelter.pk, shelter.name
+
+
+def _remove_rows(saga, tenant_marks: dict, public_marks: dict) -> None:
+    delete_rows_after(saga.schema_name, tenant_marks)
+    delete_rows_after("public", public_marks)
+
+
+def _check_ins(schema_name: str, shelter_id: int) -> list[tuple]:
+    from shelters.models import CheckIn
+
+    with schema_context(schema_name):
+        return list(CheckIn.objects.filter(opening__shelter_id=shelter_id).order_by("id").values_list(
+            "name", "source", "special_care", "checked_in_by__username", "checked_out_at"))
+
+
+@pytest.fixture
+def open_shelter(saga, jpki_session, settings, committed):
+    """An open shelter in an open flood and an enrolled resident, committed for the live server and
+    removed afterwards (also when setting it up fails half-way). Yields (shelter id, shelter name)."""
+    from citizen_id import signing
+    from shelters.models import Shelter
+
+    settings.JPKI_TRUST_ANCHORS = list(jpki_session.anchor_paths)
+    signing.clear_caches()  # keys cached by earlier tests belong to rolled-back transactions
+    tenant_marks, public_marks = in_own_connection(_shelter_marks, saga.schema_name)
+    try:
+        yield in_own_connection(_open_shelter_with_a_citizen, saga, jpki_session, tenant_marks[Shelter])
+    finally:
+        signing.clear_caches()
+        in_own_connection(_remove_rows, saga, tenant_marks, public_marks)
+
+
+def test_shelter_staff_check_in_by_scanned_qr_by_hand_and_check_out(page, saga, open_shelter):
+    from playwright.sync_api import expect  # auto-retrying assertions: no sleeps
+
+    shelter_id, shelter_name = open_shelter
+    sign_in(page, saga.host, f"{Role.SHELTER_STAFF}@saga.example")
+    page.wait_for_url(re.compile(r"/console/$"))
+    page.get_by_role("navigation", name="メインメニュー").get_by_role("link", name="避難所").click()
+    page.wait_for_url(re.compile(r"/console/shelters/$"))
+    page.goto(page.live.url(saga.host, f"/console/shelters/{shelter_id}/reception/"))
+    expect(page.get_by_role("heading", name=f"{shelter_name} 受付", level=1)).to_be_visible()
+    occupancy, evacuees = page.locator("#occupancy"), page.locator("#evacuees")
+    expect(occupancy).to_contain_text("避難者 0 人")
+    expect(evacuees).to_contain_text("まだ避難者はいません。")
+
+    # A USB (keyboard-wedge) scanner types the QR text into the focused field and presses Enter.
+    scan_field = page.get_by_label("市民証QRコード（スキャナーで読み取り）")
+    expect(scan_field).to_be_focused()  # focused on arrival: staff scan at once
+    qr_text = in_own_connection(_fresh_qr, saga)  # what the resident's app shows
+    page.keyboard.type(qr_text)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_contain_text("佐賀 花子 さんを受け付けました。")
+    expect(evacuees.get_by_role("row").filter(has_text="佐賀 花子").filter(has_text="市民証QR")).to_have_count(1)
+    expect(occupancy).to_contain_text("避難者 1 人")
+    expect(scan_field).to_have_value("")
+    expect(scan_field).to_be_focused()  # ready for the next person
+
+    # Someone without the app: the manual form, behind its disclosure.
+    page.get_by_text("手入力で受付（アプリのない方）").click()
+    manual = page.locator("#manual-form")
+    manual.get_by_label("氏名").fill("手入力 太郎")
+    manual.get_by_label("ふりがな").fill("てにゅうりょく たろう")
+    manual.get_by_label("生年月日（例: 1950-04-01）").fill("1940-02-03")
+    manual.get_by_label("性別").select_option("male")
+    manual.get_by_label("高齢者 / Elderly").check()
+    manual.get_by_role("button", name="受付").click()
+    expect(page.get_by_role("status")).to_contain_text("手入力 太郎 さんを受け付けました。")
+    expect(occupancy).to_contain_text("避難者 2 人")
+    row = evacuees.get_by_role("row").filter(has_text="手入力 太郎")
+    expect(row).to_contain_text("手入力 / Manual entry")
+    expect(row).to_contain_text("高齢者")
+
+    # Check-out: tick the person (the name is the checkbox's label) and record the departure.
+    page.get_by_label("手入力 太郎").check()
+    page.get_by_role("button", name="選択した人の退所を記録").click()
+    expect(page.get_by_role("status")).to_contain_text("退所を記録しました。")
+    expect(occupancy).to_contain_text("避難者 1 人")
+    expect(evacuees.get_by_role("row").filter(has_text="手入力 太郎")).to_have_count(0)
+    expect(evacuees.get_by_role("row").filter(has_text="佐賀 花子")).to_have_count(1)
+
+    people = in_own_connection(_check_ins, saga.schema_name, shelter_id)
+    assert [(name, source, care, by) for name, source, care, by, _out in people] == [
+        ("佐賀 花子", "qr", [], f"{Role.SHELTER_STAFF}@saga.example"),
+        ("手入力 太郎", "manual", ["elderly"], f"{Role.SHELTER_STAFF}@saga.example")]
+    assert people[0][4] is None and people[1][4] is not None
+
+
+# --- The teacher's morning list: a guardian's absence report, marked seen -------------------------
+def _next_school_morning() -> datetime:
+    """The next 07:30 in Asia/Tokyo, before the schools' 08:15 cut-off. Never in the past, so the
+    session cookie the server sets (from the travelled clock) is not already expired for Chromium."""
+    now = timezone.localtime()
+    morning = timezone.make_aware(datetime.combine(now.date(), time(7, 30)))
+    return morning if morning > now else morning + timedelta(days=1)
+
+
+def _attendance_models() -> list:
+    from accounts.models import User
+    from miniapps.attendance.models import (AbsenceReason, AbsenceReport, Announcement, AttendancePolicy,
+                                            DailyClassCount, Enrollment, GuardianLink, LinkCode, OutbreakAlert,
+                                            School, SchoolClass, SchoolYear, StaffAssignment, Student)
+
+    return [AbsenceReport, DailyClassCount, OutbreakAlert, Announcement, GuardianLink, LinkCode, Enrollment,
+            StaffAssignment, SchoolClass, AbsenceReason, Student, School, SchoolYear, AttendancePolicy, User]
+
+
+def _school_with_a_fever_report(saga) -> tuple[object, int]:
+    """A school built as tests/attendance builds it (roster CSV, a linked guardian), and the
+    guardian's report through the API: absent today with a fever. Committed."""
+    from miniapps.attendance.calendar import fiscal_year_of, today_local
+    from tests.attendance.conftest import build_school
+
+    day = today_local()
+    world = build_school(saga, fiscal_year=fiscal_year_of(day))
+    with saga.schema():
+        reason = world.school.reasons.get(label="体調不良").pk
+    response = world.client("guardian").post("/api/v1/attendance/reports/", {
+        "student": world.students_a[0].pk, "type": "absent", "reason": reason, "date": day.isoformat(),
+        "symptoms": ["fever"], "temperature": 38.5, "note": "朝から熱があります"}, format="json")
+    assert response.status_code == 201, response.content
+    return world, response.json()["id"]
+
+
+def _report_state(schema_name: str, report_id: int) -> tuple[str, str | None]:
+    from miniapps.attendance.models import AbsenceReport
+
+    with schema_context(schema_name):
+        report = AbsenceReport.objects.select_related("seen_by").get(pk=report_id)
+        return report.status, report.seen_by.username if report.seen_by else None
+
+
+@pytest.fixture
+def school_morning(saga, settings, committed):
+    """07:30 on a school day (the whole process travels: the server thread too), a school with two
+    classes and a fever report for the first child of 1組, committed and removed afterwards.
+    Yields (world, report id)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # five staff accounts
+    marks = in_own_connection(row_marks, saga.schema_name, _attendance_models())
+    with time_machine.travel(_next_school_morning(), tick=True):
+        try:
+            yield in_own_connection(_school_with_a_fever_report, saga)
+        finally:
+            in_own_connection(delete_rows_after, saga.schema_name, marks)
+
+
+def test_teacher_sees_the_class_list_with_a_fever_report_and_marks_it_seen(page, saga, school_morning):
+    from playwright.sync_api import expect
+
+    world, report_id = school_morning
+    teacher = world.users["teacher_a"]
+    sign_in(page, saga.host, teacher.username)
+    page.wait_for_url(re.compile(r"/console/$"))
+    page.get_by_role("navigation", name="メインメニュー").get_by_role("link", name="出欠連絡").click()
+    page.wait_for_url(re.compile(r"/console/attendance/$"))
+    classes = page.get_by_role("table")
+    class_row = classes.get_by_role("row").filter(has_text="1年1組")
+    expect(class_row).to_have_count(1)
+    expect(classes.get_by_role("row").filter(has_text="1年2組")).to_have_count(0)  # not this teacher's class
+    expect(class_row.get_by_role("cell").nth(3)).to_have_text("1")  # absent today
+    class_row.get_by_role("link", name="朝の出欠確認 / Morning list").click()
+
+    page.wait_for_url(re.compile(rf"/console/attendance/classes/{world.class_a.pk}/$"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text("1年1組")
+    listing = page.locator("main table")
+    expect(listing.locator("tbody tr")).to_have_count(5)  # every child of the class, reported or not
+    report_row = listing.get_by_role("row").filter(has_text="児童1号")
+    for text in ("欠席", "体調不良", "発熱", "38.5℃", "朝から熱があります"):
+        expect(report_row).to_contain_text(text)
+    expect(page.get_by_role("button", name="未確認1件をすべて確認済みにする / Mark all 1 seen")).to_be_visible()
+
+    report_row.get_by_role("button", name="確認 / Seen").click()
+    page.wait_for_url(re.compile(rf"/console/attendance/classes/{world.class_a.pk}/\?date="))
+    expect(report_row).to_contain_text("確認済み / Seen")
+    expect(report_row.get_by_role("button")).to_have_count(0)
+    expect(page.get_by_role("button", name=re.compile("すべて確認済みにする"))).to_have_count(0)
+    assert in_own_connection(_report_state, saga.schema_name, report_id) == ("seen", teacher.username)
 
 
 # --- Sending a notification to a district --------------------------------------------------------

@@ -84,7 +84,7 @@ def _staff(tenant: TenantFixture, username: str, roles: list[str], name: str) ->
     return user, staff_token_issue(user=user, client_ip="127.0.0.1").raw
 
 
-def build_school(tenant: TenantFixture, *, code: str = "S001", size: int = 5) -> SchoolWorld:
+def build_school(tenant: TenantFixture, *, code: str = "S001", size: int = 5, fiscal_year: int = 2026) -> SchoolWorld:
     label = tenant.host.split(".")[0]
     with tenant.schema():
         users, tokens = {}, {}
@@ -94,7 +94,7 @@ def build_school(tenant: TenantFixture, *, code: str = "S001", size: int = 5) ->
             users[key], tokens[key] = _staff(tenant, f"{key}-{code.lower()}", roles, name)
         roster_import(data=roster_csv(code, {"1組": (users["teacher_a"].username, size),
                                              "2組": (users["teacher_b"].username, size)},
-                                      school_name=f"{label}第一小学校", kind="小学校"))
+                                      school_name=f"{label}第一小学校", kind="小学校", fiscal_year=fiscal_year))
         school = School.objects.get(code=code)
         staff_assign(user=users["principal"], position=StaffAssignment.Position.PRINCIPAL, school=school,
                      acting_user=None)

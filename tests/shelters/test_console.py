@@ -123,3 +123,11 @@ def test_reception_query_count_is_constant(saga, flood, saga_shelters):
     client.get(url)
     with assert_num_queries(6):
         client.get(url)
+
+
+def test_reception_page_element_ids_are_unique(saga, flood, saga_shelters):
+    # The scan and manual forms share field names; with shared ids their labels point at the wrong form.
+    html = console(saga, "shelter_staff").get(f"/console/shelters/{saga_shelters[0].pk}/reception/").content.decode()
+    ids = re.findall(r'\sid="([^"]+)"', html)
+    assert "id_special_care_0" in ids and "id_manual_special_care_0" in ids
+    assert sorted({i for i in ids if ids.count(i) > 1}) == []
