@@ -126,7 +126,7 @@ def seed(*, residents: int, interests: list[str], districts: int = 0, subscribe_
     from django_tenants.utils import schema_context
 
     from accounts.models import District, User
-    from notifications.models import Device, Topic
+    from notifications.models import BROADCAST_TOPICS, Device
 
     with schema_context(SCHEMA), connection.cursor() as cursor:
         district_ids = [District.objects.get_or_create(name=f"ベンチ校区{n + 1}", defaults={"sort_order": n + 1})[0].pk
@@ -141,9 +141,9 @@ def seed(*, residents: int, interests: list[str], districts: int = 0, subscribe_
             [district_ids, district_ids, district_ids, interests, residents])
         topics_sql = "ARRAY[]::varchar[]"
         if subscribe_all_topic:
-            parts = [f"'{SCHEMA}.all.{t}'" for t in Topic.values]
-            parts += [f"'{SCHEMA}.d' || u.district_id || '.{t}'" for t in Topic.values]
-            topics_sql = f"CASE WHEN u.district_id IS NULL THEN ARRAY[{', '.join(parts[:5])}]::varchar[] ELSE ARRAY[{', '.join(parts)}]::varchar[] END"
+            city = [f"'{SCHEMA}.all.{t}'" for t in BROADCAST_TOPICS]
+            parts = city + [f"'{SCHEMA}.d' || u.district_id || '.{t}'" for t in BROADCAST_TOPICS]
+            topics_sql = f"CASE WHEN u.district_id IS NULL THEN ARRAY[{', '.join(city)}]::varchar[] ELSE ARRAY[{', '.join(parts)}]::varchar[] END"
         cursor.execute(
             f"INSERT INTO {Device._meta.db_table} (user_id, token, platform, app_version, locale, is_active,"
             " deactivated_reason, created_at, registered_at, subscribed_topics, topics_dirty, topics_version)"

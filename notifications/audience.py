@@ -13,6 +13,11 @@ match every criterion given and any value within one:
 Everyone and district-only audiences are broadcasts: one FCM message per topic. Anything narrower
 is sent per device. Residents who muted the notification's topic are left out (never for disaster).
 
+Audiences reach residents only. System sends (`services.notification_send_system`) may also address
+staff users by id: their stored audience carries `"include_staff": true`, which only
+`audience_parse(..., system=True)` accepts (the pipeline re-reading a stored audience), never the
+staff API's audience.
+
 Extension point: other apps contribute audience kinds with `register_user_source(key, resolver)`
 (e.g. the mini-app framework registers "miniapp" in its AppConfig.ready); `resolver(value)` returns
 a queryset of user ids (`User.objects.filter(...).values("pk")`) or raises ApiError for a bad value.
@@ -31,13 +36,14 @@ from django.db.models import Count, Q, QuerySet
 from accounts.models import District, User
 from superapp.api.errors import ApiError
 
-from .models import ALWAYS_ON_TOPICS, Device, Topic
+from .models import ALWAYS_ON_TOPICS, BROADCAST_TOPICS, Device
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 MAX_LIST = 1000
 MAX_USER_IDS = 10000
 _AGE_BAND_RE = re.compile(r"^(\d{1,3})(?:-(\d{1,3})|\+)$")
 _KNOWN_KEYS = {"everyone", "districts", "interests", "age_bands", "user_ids"}
+_SYSTEM_KEYS = {"include_staff"}
 
 UserSource = Callable[[Any], QuerySet]
 _user_sources: dict[str, UserSource] = {}
@@ -62,6 +68,7 @@ class Audience:
     age_bands: tuple[tuple[int, int | None], ...] = ()
     user_ids: tuple[int, ...] = ()
     sources: tuple[tuple[str, Any], ...] = field(default=())
+    include_staff: bool = False  # system sends only: the listed users may be staff as well as residents
 
     @property
     def is_broadcast(self) -> bool:
@@ -81,6 +88,8 @@ class Audience:
         if self.user_ids:
             data["user_ids"] = list(self.user_ids)
         data.update(dict(self.sources))
+        if self.include_staff:
+            data["include_staff"] = True
         return data
 
 
@@ -95,12 +104,14 @@ def _int_list(data: dict, key: str, limit: int) -> tuple[int, ...]:
     return tuple(sorted(set(values)))
 
 
-def audience_parse(data: Any, *, check_districts: bool = True) -> Audience:
+def audience_parse(data: Any, *, check_districts: bool = True, system: bool = False) -> Audience:
     """Validates an audience object from the API (errors name `audience.<field>`). Stored audiences
-    are parsed again without `check_districts`: a district removed since still parses."""
+    are parsed again without `check_districts`: a district removed since still parses. `system`
+    admits `include_staff` (with `user_ids` only): system sends and the pipeline, never the API."""
     if not isinstance(data, dict):
         raise _invalid("non_field_errors", "配信対象はオブジェクトで指定してください", "audience must be an object")
-    unknown = sorted(set(data) - _KNOWN_KEYS - set(_user_sources))
+    known = _KNOWN_KEYS | _SYSTEM_KEYS if system else _KNOWN_KEYS
+    unknown = sorted(set(data) - known - set(_user_sources))
     if unknown:
         if "miniapp" in unknown:
             raise _invalid("miniapp", "ミニアプリの購読者を対象にした配信はまだ利用できません",
@@ -137,10 +148,15 @@ def audience_parse(data: Any, *, check_districts: bool = True) -> Audience:
 
     user_ids = _int_list(data, "user_ids", MAX_USER_IDS)
     sources = tuple((key, data[key]) for key in sorted(set(data) & set(_user_sources)))
+    include_staff = data.get("include_staff", False)
+    if not isinstance(include_staff, bool) or (include_staff and (
+            not user_ids or everyone or districts or interests or age_bands or sources)):
+        raise _invalid("include_staff", "職員を含める配信は利用者IDの指定のみと組み合わせられます",
+                       "include_staff goes with an explicit user_ids list only")
 
     audience = Audience(everyone=everyone, districts=districts, interests=interests,
                         age_bands=tuple(sorted(set(age_bands), key=lambda b: (b[0], b[1] or 999))),
-                        user_ids=user_ids, sources=sources)
+                        user_ids=user_ids, sources=sources, include_staff=include_staff)
     has_criteria = bool(districts or interests or age_bands or user_ids or sources)
     if everyone and has_criteria:
         raise _invalid("everyone", "everyone と他の条件は同時に指定できません",
@@ -160,9 +176,14 @@ def this_year() -> int:
 
 
 def _resident_q(audience: Audience, topic: str, prefix: str = "") -> Q:
-    """Residents in the audience who have not muted `topic`; `prefix` is the path to the user."""
+    """Residents in the audience (and staff, for a system send that includes them) who have not
+    muted `topic`; `prefix` is the path to the user."""
     p = prefix
-    q = Q(**{f"{p}kind": User.Kind.RESIDENT, f"{p}is_active": True})
+    q = Q(**{f"{p}is_active": True})
+    if audience.include_staff:
+        q &= Q(**{f"{p}kind__in": [User.Kind.RESIDENT, User.Kind.STAFF]})
+    else:
+        q &= Q(**{f"{p}kind": User.Kind.RESIDENT})
     if audience.districts:
         q &= Q(**{f"{p}district_id__in": audience.districts})
     if audience.interests:
@@ -214,9 +235,10 @@ def broadcast_topics(audience: Audience, *, schema: str, topic: str) -> list[str
 
 
 def desired_topics(*, schema: str, district_id: int | None, muted: list[str] | tuple[str, ...]) -> list[str]:
-    """The FCM topics a resident's device should be subscribed to."""
+    """The FCM topics a resident's device should be subscribed to (personal topics such as school
+    are sent per device only, so no device subscribes to them)."""
     topics = []
-    for topic in Topic.values:
+    for topic in BROADCAST_TOPICS:
         if topic in muted and topic not in ALWAYS_ON_TOPICS:
             continue
         topics.append(fcm_topic(schema=schema, topic=topic))

@@ -17,10 +17,15 @@ class Topic(models.TextChoices):
     COMMUNITY = "community", "地域の話題 / Community"
     EVENTS = "events", "イベント / Events"
     CITY_NEWS = "city_news", "市からのお知らせ / City news"
+    SCHOOL = "school", "学校からの連絡 / School"
 
 
 ALWAYS_ON_TOPICS = frozenset({Topic.DISASTER})
 MUTABLE_TOPICS: tuple[str, ...] = tuple(t for t in Topic.values if t not in ALWAYS_ON_TOPICS)
+# Topics only the system sends (`services.notification_send_system`), to explicit users, one message
+# per device: no FCM topic subscriptions (no broadcast can reach them) and not in the staff composer.
+PERSONAL_TOPICS = frozenset({Topic.SCHOOL})
+BROADCAST_TOPICS: tuple[str, ...] = tuple(t for t in Topic.values if t not in PERSONAL_TOPICS)
 
 
 class Device(models.Model):
@@ -94,6 +99,9 @@ class Notification(models.Model):
     topic = models.CharField(max_length=16, choices=Topic.choices)
     priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.NORMAL)
     deep_link = models.CharField(max_length=500, blank=True)
+    # Extra string values for the push payload (system sends: e.g. {"report": "12"}); the pipeline's
+    # own keys (notification_id, topic, deep_link) take precedence.
+    data = models.JSONField(default=dict, blank=True)
     audience = models.JSONField(default=dict)
     mode = models.CharField(max_length=8, choices=Mode.choices)
     # For topic broadcasts: who the inbox shows it to (everyone, or residents of these districts).
@@ -123,6 +131,19 @@ class Notification(models.Model):
     @property
     def is_disaster(self) -> bool:
         return self.topic == Topic.DISASTER
+
+
+class SystemSendKey(models.Model):
+    """The idempotency key of a system send (`notification_send_system(key=...)`): claimed once, in
+    the same transaction as the notifications it created, so the same key never sends again."""
+
+    key = models.CharField(max_length=200, unique=True)
+    app = models.CharField(max_length=40)
+    notification_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.key
 
 
 class Delivery(models.Model):

@@ -75,7 +75,8 @@ class AcceptanceLedger:
 
 # --- messages -----------------------------------------------------------------------------------
 def _payload(notification: Notification) -> dict[str, str]:
-    data = {"notification_id": str(notification.pk), "topic": notification.topic}
+    data = {str(key): str(value) for key, value in (notification.data or {}).items()}
+    data.update({"notification_id": str(notification.pk), "topic": notification.topic})
     if notification.deep_link:
         data["deep_link"] = notification.deep_link
     return data
@@ -94,7 +95,7 @@ def _config() -> push.FirebaseConfig:
 
 
 def _audience(notification: Notification) -> audiences.Audience:
-    return audiences.audience_parse(notification.audience, check_districts=False)
+    return audiences.audience_parse(notification.audience, check_districts=False, system=True)
 
 
 def backoff_seconds(retries: int) -> float:

@@ -3,6 +3,8 @@
 * disaster (防災・災害情報): disaster staff (防災担当).
 * community, events (地域・イベント): community moderators (地域モデレーター).
 * garbage, city news (ごみ・市からのお知らせ): municipality admins only, until the city names a role.
+* school (学校からの連絡): nobody through the staff API; the attendance app sends it as the system
+  (`services.notification_send_system`) when a school acts.
 * Audience sizes: anyone who may send something. Notification details and delivery stats: senders
   and analysts (データ分析担当), who report on reach.
 """
@@ -19,6 +21,8 @@ TOPIC_SENDER_ROLES: dict[str, tuple[str, ...]] = {
     Topic.GARBAGE: (Role.MUNICIPALITY_ADMIN,),
     Topic.CITY_NEWS: (Role.MUNICIPALITY_ADMIN,),
 }
+# The topics the staff composer offers (the keys above, in Topic order).
+STAFF_TOPICS: tuple[str, ...] = tuple(t for t in Topic.values if t in TOPIC_SENDER_ROLES)
 SENDER_ROLES: tuple[str, ...] = tuple(sorted({role for roles in TOPIC_SENDER_ROLES.values() for role in roles}))
 STATS_ROLES: tuple[str, ...] = SENDER_ROLES + (Role.ANALYST,)
 

@@ -33,6 +33,9 @@ def muted_topics(*, user: User) -> list[str]:
 
 def _visible_q(user: User, muted: list[str]) -> Q:
     own = Exists(InboxEntry.objects.filter(notification=OuterRef("pk"), user=user))
+    personal = Q(mode=Notification.Mode.DEVICE) & own
+    if user.kind != User.Kind.RESIDENT:  # staff: only what was sent to them by name
+        return Q(dispatched_at__isnull=False) & personal
     joined_since = user.date_joined - timedelta(days=settings.NOTIFICATIONS_INBOX_BACKFILL_DAYS)
     reach = Q(broadcast_everyone=True)
     if user.district_id is not None:
@@ -41,7 +44,7 @@ def _visible_q(user: User, muted: list[str]) -> Q:
     mutable_muted = [topic for topic in muted if topic not in ALWAYS_ON_TOPICS]
     if mutable_muted:
         broadcast &= ~Q(topic__in=mutable_muted)
-    return Q(dispatched_at__isnull=False) & (broadcast | (Q(mode=Notification.Mode.DEVICE) & own))
+    return Q(dispatched_at__isnull=False) & (broadcast | personal)
 
 
 def inbox(*, user: User, muted: list[str]) -> QuerySet[Notification]:

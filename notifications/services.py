@@ -6,6 +6,7 @@ runs in Celery tasks; services here only schedule it, on commit.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import timedelta
 
 from django.conf import settings
@@ -15,12 +16,15 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.selectors import user_has_role
 from accounts.services import audit_record
 from superapp.api.errors import ApiError
 
 from . import audience as audiences
-from .models import ALWAYS_ON_TOPICS, Device, InboxEntry, Notification, NotificationPreference, OutboundEmail, Topic
-from .roles import TOPIC_SENDER_ROLES, may_send
+from .models import (
+    ALWAYS_ON_TOPICS, Device, InboxEntry, Notification, NotificationPreference, OutboundEmail, SystemSendKey, Topic,
+)
+from .roles import TOPIC_SENDER_ROLES
 from .tenancy import current_municipality
 
 # FCM registration tokens are URL-safe base64 with ':' separators (about 160 characters today).
@@ -133,9 +137,14 @@ def notification_preferences_set(*, user: User, muted_topics: list[str]) -> Noti
 
 # --- notifications ------------------------------------------------------------------------------
 def _check_sender(user: User, topic: str) -> None:
-    if not may_send(user, topic):
+    roles = TOPIC_SENDER_ROLES.get(topic)
+    if roles is None:  # a personal topic (school): only the system sends it
         raise ApiError("permission_denied", status_code=403, message_en=(
-            f"You may not send {topic} notifications (needs one of: {', '.join(TOPIC_SENDER_ROLES[topic])})."),
+            f"{topic} notifications are sent by their mini-app, not from the staff composer."),
+            message=f"「{Topic(topic).label.split(' / ')[0]}」の通知はミニアプリから送られます。")
+    if not user_has_role(user, *roles):
+        raise ApiError("permission_denied", status_code=403, message_en=(
+            f"You may not send {topic} notifications (needs one of: {', '.join(roles)})."),
             message=f"「{Topic(topic).label.split(' / ')[0]}」の通知を送る権限がありません。")
 
 
@@ -184,13 +193,92 @@ def notification_create(*, acting_user: User, title: str, body: str, topic: str,
     return notification
 
 
+SYSTEM_APP_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_RESERVED_DATA_KEYS = frozenset({"notification_id", "topic", "deep_link"})
+
+
+def _claim_system_key(*, key: str, app: str) -> bool:
+    """Claims an idempotency key in the caller's transaction: False when it was used before (or is
+    being used by a transaction that then commits: the insert waits for it on the unique index)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {SystemSendKey._meta.db_table} (key, app, notification_ids, created_at) "
+            "VALUES (%s, %s, '{}', now()) ON CONFLICT (key) DO NOTHING RETURNING id", [key, app])
+        return cursor.fetchone() is not None
+
+
+@transaction.atomic
+def notification_send_system(*, app: str, user_ids: Iterable[int], title: str, body: str, topic: str,
+                             priority: str = Notification.Priority.NORMAL, deep_link: str = "",
+                             data: dict[str, str] | None = None, key: str | None = None,
+                             include_staff: bool = False) -> list[Notification]:
+    """A notification the system sends on its own (a garbage reminder, a report the school has seen,
+    an outbreak alert) to an explicit list of users: one message per active device plus an inbox
+    item each, through the same pipeline as staff notifications, sending when the caller's
+    transaction commits. No staff member acts: `created_by` is empty and the audit row names `app`.
+
+    * Users who muted `topic` are left out (never for disaster); users the list names who are not
+      active residents are left out too, and staff unless `include_staff` (e.g. a principal's phone).
+    * Lists longer than `audience.MAX_USER_IDS` become one notification per chunk; a chunk that
+      reaches nobody (everyone muted it, or left) creates nothing.
+    * `key` makes the send idempotent: the same key again creates nothing new and returns [].
+      Prefix it with the app (`attendance-seen-12-ja`).
+    * `data`: extra string values for the push payload (the app's routing ids).
+
+    Returns the notifications created, each with `recipients` set to the users it reached."""
+    if not SYSTEM_APP_RE.match(app):
+        raise ValueError(f"app must be a short lowercase label, not {app!r}")
+    if topic not in Topic.values:
+        raise ValueError(f"unknown topic {topic!r}")
+    if priority not in Notification.Priority.values:
+        raise ValueError(f"unknown priority {priority!r}")
+    if deep_link and (len(deep_link) > 500 or not DEEP_LINK_RE.match(deep_link)):
+        raise ValueError(f"deep_link must be an in-app path or a URL of at most 500 characters: {deep_link!r}")
+    payload = {str(k): str(v) for k, v in (data or {}).items()}
+    if reserved := sorted(_RESERVED_DATA_KEYS & set(payload)):
+        raise ValueError(f"data may not set the pipeline's own keys: {', '.join(reserved)}")
+    if key is not None and not 0 < len(key) <= 200:
+        raise ValueError("key must be 1 to 200 characters")
+    ids = sorted({int(user_id) for user_id in user_ids})
+    if not ids:
+        return []
+    if key is not None and not _claim_system_key(key=key, app=app):
+        return []
+
+    created: list[Notification] = []
+    for start in range(0, len(ids), audiences.MAX_USER_IDS):
+        parsed = audiences.Audience(user_ids=tuple(ids[start:start + audiences.MAX_USER_IDS]),
+                                    include_staff=include_staff)
+        recipients = audiences.audience_size(parsed, topic)["residents"]
+        if recipients == 0:
+            continue
+        notification = Notification.objects.create(
+            title=title[:100], body=body[:1000], topic=topic, priority=priority, deep_link=deep_link, data=payload,
+            audience=parsed.as_json(), mode=Notification.Mode.DEVICE, status=Notification.Status.QUEUED,
+            created_by=None,
+        )
+        notification.recipients = recipients
+        audit_record(actor=None, action="notification.create", target=notification,
+                     data={"by": app, "topic": topic, "mode": notification.mode, "recipients": recipients,
+                           "key": key, "include_staff": include_staff})
+        notification_enqueue(notification=notification)
+        created.append(notification)
+    if key is not None and created:
+        SystemSendKey.objects.filter(key=key).update(notification_ids=[n.pk for n in created])
+    return created
+
+
 def notification_enqueue(*, notification: Notification) -> None:
-    """Sends the dispatch task on commit, on the disaster queue for disaster notifications."""
+    """Sends the dispatch task on commit, on the disaster queue for disaster notifications, in the
+    schema that is current now (by commit time a caller looping over municipalities may be in
+    another one; see `superapp.celery.enqueue_on_commit`)."""
     from .tasks import dispatch, queue_for
 
     queue = queue_for(notification)
     notification_id = notification.pk
-    transaction.on_commit(lambda: dispatch.apply_async((notification_id,), queue=queue), robust=True)
+    headers = {"_schema_name": connection.schema_name}
+    transaction.on_commit(lambda: dispatch.apply_async((notification_id,), queue=queue, headers=headers),
+                          robust=True)
 
 
 @transaction.atomic

@@ -240,6 +240,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "MiniAppCategoryEnum": "miniapps.manifest.Category",
+        "NotificationTopicEnum": "notifications.models.Topic",
+        "StaffNotificationTopicEnum": "notifications.api.serializers.STAFF_TOPIC_CHOICES",
         "MiniAppKindEnum": "miniapps.api.serializers.KINDS",
         "ResidentAttributeEnum": "miniapps.catalog.models.ResidentAttribute",
         "ExternalMiniAppStatusEnum": "miniapps.catalog.models.ExternalMiniApp.Status",

@@ -40,10 +40,12 @@ class Push:
     message: Message
     key: str  # idempotency key: the same push is never sent twice
     urgent: bool = False
+    to_staff: bool = False  # addressed to school staff (principal, nurse), not guardians
 
 
 def send(pushes: list[Push]) -> int:
-    return sum(deliver(user_ids=push.user_ids, message=push.message, key=push.key, urgent=push.urgent)
+    return sum(deliver(user_ids=push.user_ids, message=push.message, key=push.key, urgent=push.urgent,
+                       to_staff=push.to_staff)
                for push in pushes)
 
 
@@ -113,7 +115,7 @@ def outbreak_alert_pushes(*, alert_id: int) -> list[Push]:
                        f"（{alert.share_percent}%）が感染症状による欠席です（基準{alert.threshold_percent}%）。"
                        f"{symptoms}", link, data)
 
-    return [Push(ids, message, f"attendance-alert-{alert.pk}-{language}", urgent=True)
+    return [Push(ids, message, f"attendance-alert-{alert.pk}-{language}", urgent=True, to_staff=True)
             for language, (ids, message) in _by_language(staff, compose).items()]
 
 
@@ -140,22 +142,18 @@ def announcement_pushes(*, announcement_id: int) -> list[Push]:
     return [Push([user.pk for user in users], message, f"attendance-announcement-{item.pk}")]
 
 
-def deliver(*, user_ids: list[int], message: Message, key: str, urgent: bool = False) -> int:
-    """The seam to the notifications pipeline (push to every active device of these users, plus
-    their in-app inbox). Returns the number of users handed over.
-
-    It calls `notifications.services.notification_send_system(...)` when the notifications app
-    provides it: a system sender (no acting staff member) addressing explicit users, residents or
-    staff, idempotent on `key`. Until then nothing is pushed and the event is logged; the report's
-    status (`seen`) and the console's alert list carry the same information."""
-    send_system = None
-    if apps.is_installed("notifications"):
-        from notifications import services as notification_services
-
-        send_system = getattr(notification_services, "notification_send_system", None)
-    if send_system is None:
-        log.warning("attendance_push_not_wired", key=key, users=len(user_ids), title=message.title)
+def deliver(*, user_ids: list[int], message: Message, key: str, urgent: bool = False, to_staff: bool = False) -> int:
+    """The seam to the notifications pipeline: a system notification (topic `school`, no acting
+    staff member) to every active device of these users plus their in-app inbox, sent when the
+    caller's transaction commits, never twice for the same `key`. Staff (principal, nurse) are
+    addressed with `to_staff`. Guardians who muted `school` are left out. Returns the number of
+    users it reached (0 when the key was sent before)."""
+    if not apps.is_installed("notifications"):
+        log.warning("attendance_push_skipped_no_pipeline", key=key, users=len(user_ids), title=message.title)
         return 0
-    send_system(user_ids=user_ids, title=message.title, body=message.body, deep_link=message.deep_link,
-                data=message.data, topic="school", priority="high" if urgent else "normal", key=key)
-    return len(user_ids)
+    from notifications.services import notification_send_system  # noqa: PLC0415  (optional app)
+
+    created = notification_send_system(
+        app="attendance", user_ids=user_ids, title=message.title, body=message.body, deep_link=message.deep_link,
+        data=message.data, topic="school", priority="high" if urgent else "normal", key=key, include_staff=to_staff)
+    return sum(notification.recipients for notification in created)

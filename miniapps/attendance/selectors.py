@@ -128,10 +128,10 @@ def classes_visible(*, user: User, fiscal_year: int | None = None) -> QuerySet[S
 
 
 def access_class(*, user: User, class_id: int) -> SchoolClass:
-    school_class = classes_visible(user=user).filter(pk=class_id).first()
-    if school_class is None:
-        raise Http404
-    return school_class
+    try:  # get() drops the list's ordering: one row by primary key needs no sort
+        return classes_visible(user=user).get(pk=class_id)
+    except SchoolClass.DoesNotExist:
+        raise Http404 from None
 
 
 def schools_visible(*, user: User) -> QuerySet[School]:

@@ -6,6 +6,10 @@ from rest_framework import serializers
 from superapp.api.fields import StrictCharField
 
 from ..models import ALWAYS_ON_TOPICS, MUTABLE_TOPICS, Device, Notification, Topic
+from ..roles import STAFF_TOPICS
+
+# The staff composer's topics (school is sent by the attendance app as the system, not from here).
+STAFF_TOPIC_CHOICES = [(value, label) for value, label in Topic.choices if value in STAFF_TOPICS]
 
 
 # --- devices ------------------------------------------------------------------------------------
@@ -70,7 +74,7 @@ class AudienceInput(serializers.Serializer):
 
 class AudienceSizeInput(serializers.Serializer):
     audience = AudienceInput()
-    topic = serializers.ChoiceField(choices=Topic.choices, required=False,
+    topic = serializers.ChoiceField(choices=STAFF_TOPIC_CHOICES, required=False,
                                     help_text="Leave out residents who muted this topic (none for disaster).")
 
 
@@ -84,7 +88,7 @@ class AudienceSizeOutput(serializers.Serializer):
 class NotificationInput(serializers.Serializer):
     title = StrictCharField(max_length=100)
     body = StrictCharField(max_length=1000)
-    topic = serializers.ChoiceField(choices=Topic.choices)
+    topic = serializers.ChoiceField(choices=STAFF_TOPIC_CHOICES)
     priority = serializers.ChoiceField(choices=Notification.Priority.choices, required=False,
                                        help_text="Default: high for disaster, normal otherwise.")
     audience = AudienceInput()

@@ -154,6 +154,21 @@ def test_a_resident_cannot_read_or_open_another_residents_item(saga):
         assert strangers.exists()
 
 
-def test_staff_have_no_inbox(saga):
-    assert saga.client("admin").get("/api/v1/inbox/").status_code == 403
+def test_staff_see_only_what_was_sent_to_them_by_name(saga):
+    """Staff have an inbox for system sends addressed to them (notification_send_system with
+    include_staff); city broadcasts and residents' items never appear in it."""
+    from notifications.services import notification_send_system
+
+    broadcast = _send(saga, topic="disaster", audience={"everyone": True}, title="避難指示")
+    resident, resident_client = make_resident(saga)
+    with saga.schema():
+        (alert,) = notification_send_system(app="tests", user_ids=[saga.staff["teacher"].pk, resident.pk],
+                                            title="学級閉鎖の検討", body="本文", topic="school", include_staff=True)
+        pipeline.dispatch(alert.pk)
+    teacher = saga.client("teacher")
+    assert _ids(teacher) == [alert.pk]
+    assert _ids(resident_client) == [alert.pk, broadcast.pk]
+    assert _ids(saga.client("admin")) == []
+    assert teacher.post(f"/api/v1/inbox/{broadcast.pk}/read/").status_code == 404
+    assert teacher.post(f"/api/v1/inbox/{alert.pk}/opened/").json()["opened_at"]
     assert saga.client().get("/api/v1/inbox/").status_code == 401

@@ -15,10 +15,13 @@ def test_every_topic_is_on_by_default(saga):
     assert response.status_code == 200
     body = response.json()
     assert body["muted_topics"] == []
-    assert [t["topic"] for t in body["topics"]] == ["disaster", "garbage", "community", "events", "city_news"]
+    assert [t["topic"] for t in body["topics"]] == ["disaster", "garbage", "community", "events", "city_news", "school"]
     assert all(t["enabled"] for t in body["topics"])
     disaster = body["topics"][0]
     assert disaster["can_mute"] is False and disaster["label"] == "防災・災害情報" and disaster["label_en"] == "Disaster"
+    school = body["topics"][-1]
+    assert school == {"topic": "school", "label": "学校からの連絡", "label_en": "School", "enabled": True,
+                      "can_mute": True}
 
 
 def test_muting_topics_marks_the_residents_devices_for_topic_sync(saga):
@@ -30,15 +33,15 @@ def test_muting_topics_marks_the_residents_devices_for_topic_sync(saga):
     # search_path, token, [savepoint, preference get_or_create (select, savepoint, insert, release),
     # devices update, release]
     with assert_num_queries(9):
-        response = client.put("/api/v1/me/notification-settings/", {"muted_topics": ["garbage", "events"]},
+        response = client.put("/api/v1/me/notification-settings/", {"muted_topics": ["garbage", "events", "school"]},
                               format="json")
     assert response.status_code == 200, response.content
     body = response.json()
-    assert body["muted_topics"] == ["events", "garbage"]
+    assert body["muted_topics"] == ["events", "garbage", "school"]
     assert {t["topic"]: t["enabled"] for t in body["topics"]} == {
-        "disaster": True, "garbage": False, "community": True, "events": False, "city_news": True}
+        "disaster": True, "garbage": False, "community": True, "events": False, "city_news": True, "school": False}
     with saga.schema():
-        assert NotificationPreference.objects.get(user=saga.resident).muted_topics == ["events", "garbage"]
+        assert NotificationPreference.objects.get(user=saga.resident).muted_topics == ["events", "garbage", "school"]
         assert Device.objects.get(pk=device["id"]).topics_dirty
     assert client.get("/api/v1/me/notification-settings/").json() == body
 

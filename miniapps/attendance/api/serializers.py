@@ -21,7 +21,7 @@ from ..constants import (
     label_en,
     label_ja,
 )
-from ..models import AbsenceReason, AbsenceReport, Announcement, OutbreakAlert, School, SchoolClass, Student
+from ..models import Announcement, OutbreakAlert, School, Student
 
 ID_MAX = 2**63 - 1  # bigint: larger ids would reach the database as an out-of-range error
 
@@ -31,30 +31,35 @@ def IdField(**kwargs) -> serializers.IntegerField:
 
 
 # --- Shared pieces ------------------------------------------------------------------------------
-class AttendanceReasonOutput(serializers.ModelSerializer):
-    class Meta:
-        model = AbsenceReason
-        fields = ["id", "label", "label_en"]
+# The outputs on the hot paths (a guardian's report, a teacher's class list) are plain serializers
+# with their fields declared: a ModelSerializer rebuilds its fields from the model on every response,
+# which cost more CPU than the report's own queries (bench/scenarios/attendance.py).
+class AttendanceReasonOutput(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    label = serializers.CharField(read_only=True)
+    label_en = serializers.CharField(read_only=True)
 
 
-class AttendanceSchoolBriefOutput(serializers.ModelSerializer):
-    class Meta:
-        model = School
-        fields = ["id", "code", "name", "name_en", "kind"]
+class AttendanceSchoolBriefOutput(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    code = serializers.CharField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    name_en = serializers.CharField(read_only=True)
+    kind = serializers.ChoiceField(choices=School.Kind.choices, read_only=True)
 
 
-class AttendanceClassBriefOutput(serializers.ModelSerializer):
-    fiscal_year = serializers.IntegerField(source="school_year.fiscal_year")
+class AttendanceClassBriefOutput(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    fiscal_year = serializers.IntegerField(source="school_year.fiscal_year", read_only=True)
+    grade = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    display_name = serializers.CharField(read_only=True)
 
-    class Meta:
-        model = SchoolClass
-        fields = ["id", "fiscal_year", "grade", "name", "display_name"]
 
-
-class AttendanceStudentBriefOutput(serializers.ModelSerializer):
-    class Meta:
-        model = Student
-        fields = ["id", "name", "kana"]
+class AttendanceStudentBriefOutput(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    kana = serializers.CharField(read_only=True)
 
 
 class AttendanceCountsOutput(serializers.Serializer):
@@ -158,24 +163,24 @@ class AttendanceReportInput(serializers.Serializer):
         return value
 
 
-class AttendanceReportOutput(serializers.ModelSerializer):
+class AttendanceReportOutput(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
     student = AttendanceStudentBriefOutput()
     school = AttendanceSchoolBriefOutput()
     school_class = AttendanceClassBriefOutput()
-    reason = AttendanceReasonOutput()
-    date = serializers.DateField(source="start_date")
-    temperature = serializers.FloatField(allow_null=True)
-    expected_time = serializers.TimeField(format="%H:%M", allow_null=True)
-    status = serializers.ChoiceField(choices=ReportStatus.choices)
     type = serializers.ChoiceField(choices=ReportType.choices)
+    reason = AttendanceReasonOutput()
     symptoms = serializers.ListField(child=serializers.ChoiceField(choices=Symptom.choices))
+    temperature = serializers.FloatField(allow_null=True)
+    date = serializers.DateField(source="start_date")
+    end_date = serializers.DateField()
+    expected_time = serializers.TimeField(format="%H:%M", allow_null=True)
+    note = serializers.CharField()
+    status = serializers.ChoiceField(choices=ReportStatus.choices)
+    seen_at = serializers.DateTimeField(allow_null=True)
+    withdrawn_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
     can_withdraw = serializers.SerializerMethodField()
-
-    class Meta:
-        model = AbsenceReport
-        fields = ["id", "student", "school", "school_class", "type", "reason", "symptoms", "temperature", "date",
-                  "end_date", "expected_time", "note", "status", "seen_at", "withdrawn_at", "created_at",
-                  "can_withdraw"]
 
     def get_can_withdraw(self, report) -> bool:
         return report.status != ReportStatus.WITHDRAWN and \
@@ -203,29 +208,26 @@ class AttendanceStaffClassOutput(AttendanceClassBriefOutput):
     enrolled = serializers.IntegerField()
     counts = serializers.SerializerMethodField()
 
-    class Meta(AttendanceClassBriefOutput.Meta):
-        fields = ["id", "school", "fiscal_year", "grade", "name", "display_name", "homeroom_teachers", "enrolled",
-                  "counts"]
-
     @extend_schema_field(AttendanceCountsOutput(allow_null=True))
     def get_counts(self, school_class):
         return getattr(school_class, "day_counts", None)
 
 
-class AttendanceStaffReportOutput(serializers.ModelSerializer):
+class AttendanceStaffReportOutput(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
     student = AttendanceStudentBriefOutput()
-    reason = AttendanceReasonOutput()
-    date = serializers.DateField(source="start_date")
-    temperature = serializers.FloatField(allow_null=True)
-    expected_time = serializers.TimeField(format="%H:%M", allow_null=True)
-    status = serializers.ChoiceField(choices=ReportStatus.choices)
+    school_class = serializers.IntegerField(source="school_class_id")
     type = serializers.ChoiceField(choices=ReportType.choices)
+    reason = AttendanceReasonOutput()
     symptoms = serializers.ListField(child=serializers.ChoiceField(choices=Symptom.choices))
-
-    class Meta:
-        model = AbsenceReport
-        fields = ["id", "student", "school_class", "type", "reason", "symptoms", "temperature", "date", "end_date",
-                  "expected_time", "note", "status", "seen_at", "created_at"]
+    temperature = serializers.FloatField(allow_null=True)
+    date = serializers.DateField(source="start_date")
+    end_date = serializers.DateField()
+    expected_time = serializers.TimeField(format="%H:%M", allow_null=True)
+    note = serializers.CharField()
+    status = serializers.ChoiceField(choices=ReportStatus.choices)
+    seen_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
 
 
 class AttendanceClassListEntryOutput(serializers.Serializer):
@@ -260,10 +262,9 @@ class AttendanceSchoolDayOutput(serializers.Serializer):
 
 
 class AttendanceStaffSchoolOutput(AttendanceSchoolBriefOutput):
+    phone = serializers.CharField(read_only=True)
     cutoff_time = serializers.TimeField(format="%H:%M")
-
-    class Meta(AttendanceSchoolBriefOutput.Meta):
-        fields = ["id", "code", "name", "name_en", "kind", "phone", "cutoff_time", "notify_guardian_on_seen"]
+    notify_guardian_on_seen = serializers.BooleanField(read_only=True)
 
 
 class AttendanceBoardSchoolOutput(AttendanceCountsOutput):
