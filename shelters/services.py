@@ -171,8 +171,11 @@ def _normalized_name(name: str) -> str:
     return "".join(unicodedata.normalize("NFKC", name).split())
 
 
-def open_opening_for(shelter: Shelter) -> ShelterOpening:
-    opening = ShelterOpening.objects.filter(shelter=shelter, closed_at__isnull=True).first()
+def open_opening_for(shelter: Shelter, *, lock: bool = False) -> ShelterOpening:
+    """The shelter's current opening (409 when closed); with `lock`, row-locked until the transaction
+    ends (a concurrent close waits, and a lock that had to wait re-reads the row: still open?)."""
+    openings = ShelterOpening.objects.filter(shelter=shelter, closed_at__isnull=True).order_by()
+    opening = next(iter(openings.select_for_update() if lock else openings), None)  # at most one is open
     if opening is None:
         raise ApiError("shelter_not_open", status_code=409)
     return opening
@@ -185,9 +188,13 @@ def _present_matches(evacuees: list[Evacuee]) -> dict[int, CheckIn]:
     births = {e.birth_date for e in evacuees if not e.citizen_ref and e.birth_date is not None}
     if not refs and not births:
         return {}
-    present = list(CheckIn.objects.filter(checked_out_at__isnull=True, opening__closed_at__isnull=True)
-                   .filter(Q(citizen_ref__in=refs) | Q(birth_date__in=births, source=CheckIn.Source.MANUAL))
-                   .select_related("opening"))
+    same_person = Q()
+    if refs:
+        same_person |= Q(citizen_ref__in=refs)
+    if births:
+        same_person |= Q(birth_date__in=births, source=CheckIn.Source.MANUAL)
+    present = list(CheckIn.objects.filter(same_person, checked_out_at__isnull=True, opening__closed_at__isnull=True)
+                   .order_by())
     matches = {}
     for index, evacuee in enumerate(evacuees):
         for candidate in present:
@@ -216,8 +223,7 @@ def shelter_check_in(*, shelter: Shelter, evacuees: list[Evacuee], acting_user: 
     added twice; someone present in another open shelter is added and flagged for staff."""
     if not evacuees:
         raise ApiError("validation_error", fields={"evacuees": ["避難者がいません。 / No evacuee given."]})
-    opening = open_opening_for(shelter)
-    ShelterOpening.objects.select_for_update().filter(pk=opening.pk).first()  # serialise per shelter
+    opening = open_opening_for(shelter, lock=True)  # check-ins at one shelter are serialised
     now = timezone.now()
     household_id = None
     created: list[CheckIn] = []
@@ -254,11 +260,13 @@ def shelter_check_in(*, shelter: Shelter, evacuees: list[Evacuee], acting_user: 
                      data={"check_in_ids": [c.pk for c in created], "household_id": str(household_id),
                            "sources": sorted({c.source for c in created})})
         public_views_changed()
-        with_account = [c.pk for c in created if c.resident_id]
-        if with_account:
+        residents = {c.resident_id for c in created if c.resident_id}
+        # A task only for residents with someone to tell: during a surge most evacuees have no
+        # confirmed contact, and one EXISTS is far cheaper than a broker message and a worker run.
+        if residents and EmergencyContact.objects.filter(user_id__in=residents, confirmed_at__isnull=False).exists():
             from .tasks import send_family_notices
 
-            enqueue_on_commit(send_family_notices, with_account)
+            enqueue_on_commit(send_family_notices, [c.pk for c in created if c.resident_id])
     return CheckInResult(str(household_id), created, already)
 
 
@@ -294,10 +302,9 @@ def idempotent_response(*, scope: str, key: str, payload: bytes, compute) -> tup
         record = IdempotencyRecord.objects.select_for_update().filter(scope=scope, key=key).first()
         if record is None:
             status, body = compute()
-            try:
-                with transaction.atomic():
-                    IdempotencyRecord.objects.create(scope=scope, key=key, request_hash=request_hash,
-                                                     status_code=status, response=body)
+            try:  # no savepoint: on a conflict the whole transaction is rolled back anyway
+                IdempotencyRecord.objects.create(scope=scope, key=key, request_hash=request_hash,
+                                                 status_code=status, response=body)
             except IntegrityError:  # a concurrent retry won: this transaction's work is rolled back
                 raise ApiError("idempotency_conflict", status_code=409) from None
             return status, body
