@@ -28,16 +28,23 @@ PUBLIC_VERSION_KEY = "shelters:public:version"
 MAX_EMERGENCY_CONTACTS = 5
 
 
+def new_public_version() -> str:
+    # Random rather than a counter: after Redis loses the key, no process's old copy can match again.
+    return secrets.token_hex(8)
+
+
 def public_views_changed() -> None:
-    """Bump the version of the public payloads (shelter list, active alerts) once the change is
+    """Replace the version of the public payloads (shelter list, active alerts) once the change is
     committed; readers then rebuild them (see selectors.cached_public). Cache keys carry the schema,
     so the schema is captured now: the connection may be elsewhere when the transaction commits."""
     schema = connection.schema_name
 
     def bump() -> None:
+        from .selectors import forget_local_copies
+
         with schema_context(schema):
-            cache.add(PUBLIC_VERSION_KEY, 0, timeout=None)
-            cache.incr(PUBLIC_VERSION_KEY)
+            cache.set(PUBLIC_VERSION_KEY, new_public_version(), timeout=None)
+        forget_local_copies(schema)  # this process reads its own change at once; others within a recheck
 
     transaction.on_commit(bump)
 
