@@ -18,7 +18,7 @@ from superapp.api.errors import ApiError
 from tenants.selectors import current_municipality
 
 from .models import Alert, CheckIn, Disaster, Sex, Shelter, ShelterOpening, SpecialCare
-from .services import PUBLIC_VERSION_KEY, new_public_version
+from .services import PUBLIC_ALERTS, PUBLIC_LIST, new_public_version, public_version_key
 
 DEFAULT_THRESHOLDS = (30, 60, 80)  # % of capacity: somewhat_crowded / crowded / full from here
 REBUILD_LOCK_SECONDS = 10
@@ -51,8 +51,8 @@ class _LocalCopy:
 _local_copies: dict[tuple[str, str], _LocalCopy] = {}
 
 
-def forget_local_copies(schema: str | None = None) -> None:
-    for key in [key for key in _local_copies if schema is None or key[0] == schema]:
+def forget_local_copies(schema: str | None = None, name: str | None = None) -> None:
+    for key in [key for key in _local_copies if schema in (None, key[0]) and name in (None, key[1])]:
         _local_copies.pop(key, None)
 
 
@@ -61,18 +61,19 @@ def _render(rows, version: str, valid_until: float | None) -> PublicPayload:
     return PublicPayload(version, valid_until, body, gzip.compress(body, compresslevel=6, mtime=0))
 
 
-def _current_version() -> str:
-    version = cache.get(PUBLIC_VERSION_KEY)
+def _current_version(name: str) -> str:
+    key = public_version_key(name)
+    version = cache.get(key)
     if version is None:  # never set, or Redis lost it: every copy anywhere is now suspect
-        cache.add(PUBLIC_VERSION_KEY, new_public_version(), timeout=None)
-        version = cache.get(PUBLIC_VERSION_KEY)
+        cache.add(key, new_public_version(), timeout=None)
+        version = cache.get(key)
     return version
 
 
 def cached_public(name: str, build) -> PublicPayload:
     """A public payload, rebuilt at most once per change across all processes.
 
-    Every committed change replaces one version token (services.public_views_changed). A process
+    Every committed change replaces the payload's version token (services.public_views_changed). A process
     compares its copy's token with Redis at most every SHELTERS_PUBLIC_RECHECK_SECONDS; when they
     differ it fetches the shared copy, and if that is not current either, takes a short lock and
     rebuilds; readers that miss the lock serve the previous copy meanwhile (stale for the few
@@ -85,7 +86,7 @@ def cached_public(name: str, build) -> PublicPayload:
     if local is not None and checked_at - local.checked_at < settings.SHELTERS_PUBLIC_RECHECK_SECONDS and (
             local.payload.valid_until is None or local.payload.valid_until > now):
         return local.payload
-    version = _current_version()
+    version = _current_version(name)
     if local is not None and local.payload.fresh(version, now):
         local.checked_at = checked_at
         return local.payload
@@ -100,7 +101,7 @@ def cached_public(name: str, build) -> PublicPayload:
         rows, valid_until = build()  # nobody has a copy yet: answer without caching
         return _render(rows, "", valid_until)
     try:
-        version = _current_version()  # read before the data: a later change replaces it again
+        version = _current_version(name)  # read before the data: a later change replaces it again
         rows, valid_until = build()
         payload = _render(rows, version, valid_until)
         cache.set(payload_key, payload, timeout=None)
@@ -172,7 +173,7 @@ def shelter_public_rows() -> list[dict]:
 
 
 def shelter_public_list() -> PublicPayload:
-    return cached_public("list", lambda: (_build_public_list(), None))
+    return cached_public(PUBLIC_LIST, lambda: (_build_public_list(), None))
 
 
 def distance_km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
@@ -212,7 +213,7 @@ def _build_active_alerts() -> tuple[list[dict], float | None]:
 
 
 def active_alerts() -> PublicPayload:
-    return cached_public("alerts", _build_active_alerts)
+    return cached_public(PUBLIC_ALERTS, _build_active_alerts)
 
 
 def access_shelter(*, id: int) -> Shelter:

@@ -24,8 +24,12 @@ from . import cap as cap_module
 from .models import (Alert, CheckIn, Disaster, EmergencyContact, IdempotencyRecord, Shelter, ShelterOpening)
 from .opendata import RowError, read_shelters
 
-PUBLIC_VERSION_KEY = "shelters:public:version"
+PUBLIC_LIST, PUBLIC_ALERTS = "list", "alerts"  # the two public payloads (see selectors.cached_public)
 MAX_EMERGENCY_CONTACTS = 5
+
+
+def public_version_key(name: str) -> str:
+    return f"shelters:public:{name}:version"
 
 
 def new_public_version() -> str:
@@ -33,18 +37,19 @@ def new_public_version() -> str:
     return secrets.token_hex(8)
 
 
-def public_views_changed() -> None:
-    """Replace the version of the public payloads (shelter list, active alerts) once the change is
-    committed; readers then rebuild them (see selectors.cached_public). Cache keys carry the schema,
-    so the schema is captured now: the connection may be elsewhere when the transaction commits."""
+def public_views_changed(name: str) -> None:
+    """Replace the version of a public payload (PUBLIC_LIST or PUBLIC_ALERTS) once the change is
+    committed; readers then rebuild it (see selectors.cached_public). Each payload has its own
+    version, so a burst of check-ins leaves the alerts alone. Cache keys carry the schema, so the
+    schema is captured now: the connection may be elsewhere when the transaction commits."""
     schema = connection.schema_name
 
     def bump() -> None:
         from .selectors import forget_local_copies
 
         with schema_context(schema):
-            cache.set(PUBLIC_VERSION_KEY, new_public_version(), timeout=None)
-        forget_local_copies(schema)  # this process reads its own change at once; others within a recheck
+            cache.set(public_version_key(name), new_public_version(), timeout=None)
+        forget_local_copies(schema, name)  # this process reads its own change at once; others within a recheck
 
     transaction.on_commit(bump)
 
@@ -94,7 +99,7 @@ def shelters_import(*, data: bytes, acting_user: User | None = None) -> ImportRe
             report.updated += 1
         audit_record(actor=acting_user, action="shelters.imported",
                      data={"created": report.created, "updated": report.updated, "unchanged": report.unchanged})
-        public_views_changed()
+        public_views_changed(PUBLIC_LIST)
     return report
 
 
@@ -118,7 +123,7 @@ def disaster_close(*, disaster: Disaster, acting_user: User) -> Disaster:
     disaster.closed_at, disaster.closed_by = now, acting_user
     disaster.save(update_fields=["closed_at", "closed_by"])
     audit_record(actor=acting_user, action="disaster.closed", target=disaster)
-    public_views_changed()
+    public_views_changed(PUBLIC_LIST)
     return disaster
 
 
@@ -138,7 +143,7 @@ def shelter_open(*, disaster: Disaster, shelter: Shelter, acting_user: User) -> 
     except IntegrityError:  # opened concurrently by someone else
         raise ApiError("shelter_open_for_other_disaster", status_code=409) from None
     audit_record(actor=acting_user, action="shelter.opened", target=shelter, data={"disaster_id": disaster.pk})
-    public_views_changed()
+    public_views_changed(PUBLIC_LIST)
     return opening
 
 
@@ -151,7 +156,7 @@ def shelter_close(*, disaster: Disaster, shelter: Shelter, acting_user: User) ->
     opening.closed_at, opening.closed_by = timezone.now(), acting_user
     opening.save(update_fields=["closed_at", "closed_by"])
     audit_record(actor=acting_user, action="shelter.closed", target=shelter, data={"disaster_id": disaster.pk})
-    public_views_changed()
+    public_views_changed(PUBLIC_LIST)
     return opening
 
 
@@ -266,7 +271,7 @@ def shelter_check_in(*, shelter: Shelter, evacuees: list[Evacuee], acting_user: 
         audit_record(actor=acting_user, action="shelter.check_in", target=shelter,
                      data={"check_in_ids": [c.pk for c in created], "household_id": str(household_id),
                            "sources": sorted({c.source for c in created})})
-        public_views_changed()
+        public_views_changed(PUBLIC_LIST)
         residents = {c.resident_id for c in created if c.resident_id}
         # A task only for residents with someone to tell: during a surge most evacuees have no
         # confirmed contact, and one EXISTS is far cheaper than a broker message and a worker run.
@@ -294,7 +299,7 @@ def shelter_check_out(*, shelter: Shelter, check_in_ids: list[int], acting_user:
     if changed:
         audit_record(actor=acting_user, action="shelter.check_out", target=shelter,
                      data={"check_in_ids": [c.pk for c in changed]})
-        public_views_changed()
+        public_views_changed(PUBLIC_LIST)
     return check_ins
 
 
@@ -411,7 +416,7 @@ def alert_receive(*, document: bytes, acting_user: User | None) -> AlertResult:
         old.save(update_fields=["is_active", "superseded_by"])
     audit_record(actor=acting_user, action="alert.received", target=alert,
                  data={"identifier": alert.identifier, "msg_type": alert.msg_type})
-    public_views_changed()
+    public_views_changed(PUBLIC_ALERTS)
     if alert.is_active and alert.status == "Actual" and alert.scope == "Public":
         from .tasks import push_alert
 

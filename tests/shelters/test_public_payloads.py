@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 
-from shelters.services import PUBLIC_VERSION_KEY
+from shelters.services import public_version_key
 from tests.base import TenantApiClient, assert_num_queries
 from tests.shelters.test_operations import PERSON, _check_in
 
@@ -49,7 +49,7 @@ def test_another_processs_change_is_seen_after_the_recheck_interval(saga, flood,
     client = saga.client()
     client.get("/api/v1/shelters/")
     with saga.schema():
-        cache.set(PUBLIC_VERSION_KEY, "changed-elsewhere", timeout=None)  # as another process's commit
+        cache.set(public_version_key("list"), "changed-elsewhere", timeout=None)  # as another process's commit
     settings.SHELTERS_PUBLIC_RECHECK_SECONDS = 3600
     with assert_num_queries(0):  # within the interval: this process's copy, Redis not asked
         client.get("/api/v1/shelters/")
@@ -81,6 +81,19 @@ def test_copies_do_not_survive_redis_losing_the_version(saga, flood, saga_shelte
     client = saga.client()
     client.get("/api/v1/shelters/")
     with saga.schema():
-        cache.delete_many([PUBLIC_VERSION_KEY, "shelters:public:list"])
+        cache.delete_many([public_version_key("list"), "shelters:public:list"])
     with assert_num_queries(3):
         client.get("/api/v1/shelters/")
+
+
+def test_check_ins_leave_the_alerts_payload_alone(saga, flood, saga_shelters, settings,
+                                                  django_capture_on_commit_callbacks):
+    settings.SHELTERS_PUBLIC_RECHECK_SECONDS = 0
+    public = saga.client()
+    public.get("/api/v1/alerts/active/")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _check_in(saga.client("shelter_staff"), saga_shelters[0].pk, {"person": PERSON}).status_code == 201
+    with assert_num_queries(0):  # still current: a check-in changes only the shelter list
+        public.get("/api/v1/alerts/active/")
+    with assert_num_queries(3):  # search_path, openings with their counts, shelters
+        public.get("/api/v1/shelters/")
