@@ -220,6 +220,10 @@ class Server:
         except OSError:
             return ""
 
+    def cpu_seconds(self) -> float:
+        """CPU used so far by the master and its workers (see process_tree_cpu_seconds)."""
+        return process_tree_cpu_seconds(self.process.pid)
+
     def stop(self, grace: float = 10.0) -> None:
         if self.process.poll() is not None:
             return
@@ -229,6 +233,22 @@ class Server:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)  # the group this process leads: master and workers
             self.process.wait()
+
+
+def process_tree_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and its live children, e.g. a gunicorn master
+    and its workers. Unlike a request rate it does not drop when other work shares the machine."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat_path in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_path.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile
+        own, parent = int(stat_path.parent.name), int(fields[1])
+        if own == pid or parent == pid:
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
 
 
 @contextlib.contextmanager
@@ -314,24 +334,32 @@ def wrk_path() -> str:
 
 
 def wrk(port: int, path: str, *, host: str, seconds: int = 5, threads: int = 2, connections: int = 16,
-        warmup_seconds: int = 1, timeout_s: int = 10) -> WrkResult:
+        warmup_seconds: int = 1, timeout_s: int = 10, script: Path = WRK_SCRIPT,
+        env: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> WrkResult:
     """Load on http://127.0.0.1:<port><path> with a Host header; an unmeasured warm-up run first
-    (lazy imports, first database connection of each worker). Non-2xx/3xx answers count as errors."""
+    (lazy imports, first database connection of each worker). Non-2xx/3xx answers count as errors.
+    `script` replaces the reporter with a Lua script that builds its own requests (it must print the
+    same WRK_JSON line, see wrk_report.lua); `env` reaches that script through os.getenv; `headers`
+    are sent with every request (like the Host header)."""
     if not path.startswith("/"):
         raise BenchError(f"path must start with '/': {path!r}")
     if warmup_seconds > 0:
         _wrk_once(port, path, host=host, seconds=warmup_seconds, threads=threads, connections=connections,
-                  timeout_s=timeout_s)
+                  timeout_s=timeout_s, script=script, env=env, headers=headers)
     return _wrk_once(port, path, host=host, seconds=seconds, threads=threads, connections=connections,
-                     timeout_s=timeout_s)
+                     timeout_s=timeout_s, script=script, env=env, headers=headers)
 
 
-def _wrk_once(port: int, path: str, *, host: str, seconds: int, threads: int, connections: int,
-              timeout_s: int) -> WrkResult:
-    argv = [wrk_path(), "--latency", "-t", str(threads), "-c", str(max(connections, threads)),
+def wrk_argv(port: int, path: str, *, host: str, seconds: int, threads: int, connections: int,
+             timeout_s: int = 10, script: Path = WRK_SCRIPT, headers: dict[str, str] | None = None) -> list[str]:
+    extra = [part for name, value in (headers or {}).items() for part in ("-H", f"{name}: {value}")]
+    return [wrk_path(), "--latency", "-t", str(threads), "-c", str(max(connections, threads)),
             "-d", f"{seconds}s", "--timeout", f"{timeout_s}s",
-            "-H", f"Host: {host}", "-s", str(WRK_SCRIPT), f"http://{LOOPBACK}:{port}{path}"]
-    completed = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + timeout_s + 30)
+            "-H", f"Host: {host}", *extra, "-s", str(script), f"http://{LOOPBACK}:{port}{path}"]
+
+
+def wrk_parse(completed: subprocess.CompletedProcess, *, threads: int, connections: int) -> WrkResult:
+    """The figures of a finished wrk run whose script printed the WRK_JSON line."""
     line = next((ln for ln in completed.stdout.splitlines() if ln.startswith("WRK_JSON ")), None)
     if completed.returncode != 0 or line is None:
         raise BenchError(f"wrk failed ({completed.returncode}): {completed.stderr.strip() or completed.stdout[-500:]}")
@@ -346,6 +374,36 @@ def _wrk_once(port: int, path: str, *, host: str, seconds: int, threads: int, co
         bytes_per_response=data["bytes"] / requests if requests else 0.0,
         errors=data["errors"], threads=threads, connections=connections,
     )
+
+
+def _wrk_once(port: int, path: str, *, host: str, seconds: int, threads: int, connections: int,
+              timeout_s: int, script: Path = WRK_SCRIPT, env: dict[str, str] | None = None,
+              headers: dict[str, str] | None = None) -> WrkResult:
+    argv = wrk_argv(port, path, host=host, seconds=seconds, threads=threads, connections=connections,
+                    timeout_s=timeout_s, script=script, headers=headers)
+    completed = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + timeout_s + 30,
+                               env={**os.environ, **env} if env else None)
+    return wrk_parse(completed, threads=threads, connections=connections)
+
+
+def wrk_together(runs: dict[str, dict], *, seconds: int, timeout_s: int = 10) -> dict[str, WrkResult]:
+    """Several wrk processes started at the same moment for the same duration (e.g. clients that write
+    while others read the same server). Each run is a dict of port, path, host, threads, connections
+    and optionally script, env and headers. No warm-up: do that beforehand."""
+    started = {}
+    for name, run in runs.items():
+        argv = wrk_argv(run["port"], run["path"], host=run["host"], seconds=seconds, threads=run["threads"],
+                        connections=run["connections"], timeout_s=timeout_s, script=run.get("script", WRK_SCRIPT),
+                        headers=run.get("headers"))
+        env = run.get("env")
+        started[name] = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                         env={**os.environ, **env} if env else None)
+    results = {}
+    for name, process in started.items():
+        stdout, stderr = process.communicate(timeout=seconds + timeout_s + 30)
+        completed = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+        results[name] = wrk_parse(completed, threads=runs[name]["threads"], connections=runs[name]["connections"])
+    return results
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,15 @@
 list, active alerts) are served from a per-municipality cached payload: no database query per request."""
 from __future__ import annotations
 
+import gzip
 import json
 import math
+import time
+from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import Count, F, Max, Q, Sum
 from django.utils import timezone
 
@@ -13,37 +18,95 @@ from superapp.api.errors import ApiError
 from tenants.selectors import current_municipality
 
 from .models import Alert, CheckIn, Disaster, Sex, Shelter, ShelterOpening, SpecialCare
-from .services import PUBLIC_VERSION_KEY
+from .services import PUBLIC_ALERTS, PUBLIC_LIST, new_public_version, public_version_key
 
 DEFAULT_THRESHOLDS = (30, 60, 80)  # % of capacity: somewhat_crowded / crowded / full from here
 REBUILD_LOCK_SECONDS = 10
 
 
-def cached_public(name: str, build) -> bytes:
-    """The rendered JSON of a public payload, rebuilt at most once per change across all processes.
+@dataclass(frozen=True)
+class PublicPayload:
+    """A rendered public payload: the JSON, the same gzipped (phones ask for gzip), and the version of
+    the data it was built from."""
 
-    Every committed change bumps one version counter. A reader whose copy is older than the counter
-    takes a short lock and rebuilds; readers that miss the lock serve the previous copy meanwhile
-    (stale for the few milliseconds of a rebuild), so a burst of check-ins never turns into a
-    stampede of identical queries. `build()` returns (rows, valid_until or None)."""
+    version: str
+    valid_until: float | None
+    body: bytes
+    body_gzip: bytes
+
+    def fresh(self, version: str | None, now: float) -> bool:
+        return self.version == version and (self.valid_until is None or self.valid_until > now)
+
+
+@dataclass
+class _LocalCopy:
+    payload: PublicPayload
+    checked_at: float  # time.monotonic() when its version was last compared with Redis
+
+
+# The last payload each process served, per (schema, name). Within SHELTERS_PUBLIC_RECHECK_SECONDS of
+# the last comparison it is served without asking Redis: under a surge that round trip was the
+# largest cost of the request. A change made in this process drops its copies at once
+# (forget_local_copies), so the writer always reads its own write.
+_local_copies: dict[tuple[str, str], _LocalCopy] = {}
+
+
+def forget_local_copies(schema: str | None = None, name: str | None = None) -> None:
+    for key in [key for key in _local_copies if schema in (None, key[0]) and name in (None, key[1])]:
+        _local_copies.pop(key, None)
+
+
+def _render(rows, version: str, valid_until: float | None) -> PublicPayload:
+    body = json.dumps(rows, ensure_ascii=False).encode()
+    return PublicPayload(version, valid_until, body, gzip.compress(body, compresslevel=6, mtime=0))
+
+
+def _current_version(name: str) -> str:
+    key = public_version_key(name)
+    version = cache.get(key)
+    if version is None:  # never set, or Redis lost it: every copy anywhere is now suspect
+        cache.add(key, new_public_version(), timeout=None)
+        version = cache.get(key)
+    return version
+
+
+def cached_public(name: str, build) -> PublicPayload:
+    """A public payload, rebuilt at most once per change across all processes.
+
+    Every committed change replaces the payload's version token (services.public_views_changed). A process
+    compares its copy's token with Redis at most every SHELTERS_PUBLIC_RECHECK_SECONDS; when they
+    differ it fetches the shared copy, and if that is not current either, takes a short lock and
+    rebuilds; readers that miss the lock serve the previous copy meanwhile (stale for the few
+    milliseconds of a rebuild), so a burst of check-ins never turns into a stampede of identical
+    queries. `build()` returns (rows, valid_until or None)."""
     payload_key, lock_key = f"shelters:public:{name}", f"shelters:public:{name}:lock"
-    found = cache.get_many([PUBLIC_VERSION_KEY, payload_key])
-    version = found.get(PUBLIC_VERSION_KEY) or 0
-    payload = found.get(payload_key)
-    now = timezone.now().timestamp()
-    if payload and payload["version"] >= version and (payload["valid_until"] is None or payload["valid_until"] > now):
-        return payload["body"]
+    local_key = (connection.schema_name, name)
+    now, checked_at = timezone.now().timestamp(), time.monotonic()
+    local = _local_copies.get(local_key)
+    if local is not None and checked_at - local.checked_at < settings.SHELTERS_PUBLIC_RECHECK_SECONDS and (
+            local.payload.valid_until is None or local.payload.valid_until > now):
+        return local.payload
+    version = _current_version(name)
+    if local is not None and local.payload.fresh(version, now):
+        local.checked_at = checked_at
+        return local.payload
+    shared = cache.get(payload_key)
+    if isinstance(shared, PublicPayload) and shared.fresh(version, now):
+        _local_copies[local_key] = _LocalCopy(shared, checked_at)
+        return shared
+    stale = shared if isinstance(shared, PublicPayload) else (local.payload if local else None)
     if not cache.add(lock_key, 1, timeout=REBUILD_LOCK_SECONDS):
-        if payload:
-            return payload["body"]
-        rows, _ = build()  # nobody has a copy yet: answer without caching
-        return json.dumps(rows, ensure_ascii=False).encode()
+        if stale is not None:
+            return stale
+        rows, valid_until = build()  # nobody has a copy yet: answer without caching
+        return _render(rows, "", valid_until)
     try:
-        version = cache.get(PUBLIC_VERSION_KEY) or 0  # read before the data: a later change re-bumps it
+        version = _current_version(name)  # read before the data: a later change replaces it again
         rows, valid_until = build()
-        body = json.dumps(rows, ensure_ascii=False).encode()
-        cache.set(payload_key, {"version": version, "valid_until": valid_until, "body": body}, timeout=None)
-        return body
+        payload = _render(rows, version, valid_until)
+        cache.set(payload_key, payload, timeout=None)
+        _local_copies[local_key] = _LocalCopy(payload, checked_at)
+        return payload
     finally:
         cache.delete(lock_key)
 
@@ -106,11 +169,11 @@ def _build_public_list() -> list[dict]:
 
 def shelter_public_rows() -> list[dict]:
     """The public list as rows (for the console), from the same cached payload."""
-    return json.loads(shelter_public_list_json())
+    return json.loads(shelter_public_list().body)
 
 
-def shelter_public_list_json() -> bytes:
-    return cached_public("list", lambda: (_build_public_list(), None))
+def shelter_public_list() -> PublicPayload:
+    return cached_public(PUBLIC_LIST, lambda: (_build_public_list(), None))
 
 
 def distance_km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
@@ -149,8 +212,8 @@ def _build_active_alerts() -> tuple[list[dict], float | None]:
     return rows, (min(expiries) if expiries else None)
 
 
-def active_alerts_json() -> bytes:
-    return cached_public("alerts", _build_active_alerts)
+def active_alerts() -> PublicPayload:
+    return cached_public(PUBLIC_ALERTS, _build_active_alerts)
 
 
 def access_shelter(*, id: int) -> Shelter:

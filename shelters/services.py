@@ -24,20 +24,32 @@ from . import cap as cap_module
 from .models import (Alert, CheckIn, Disaster, EmergencyContact, IdempotencyRecord, Shelter, ShelterOpening)
 from .opendata import RowError, read_shelters
 
-PUBLIC_VERSION_KEY = "shelters:public:version"
+PUBLIC_LIST, PUBLIC_ALERTS = "list", "alerts"  # the two public payloads (see selectors.cached_public)
 MAX_EMERGENCY_CONTACTS = 5
 
 
-def public_views_changed() -> None:
-    """Bump the version of the public payloads (shelter list, active alerts) once the change is
-    committed; readers then rebuild them (see selectors.cached_public). Cache keys carry the schema,
-    so the schema is captured now: the connection may be elsewhere when the transaction commits."""
+def public_version_key(name: str) -> str:
+    return f"shelters:public:{name}:version"
+
+
+def new_public_version() -> str:
+    # Random rather than a counter: after Redis loses the key, no process's old copy can match again.
+    return secrets.token_hex(8)
+
+
+def public_views_changed(name: str) -> None:
+    """Replace the version of a public payload (PUBLIC_LIST or PUBLIC_ALERTS) once the change is
+    committed; readers then rebuild it (see selectors.cached_public). Each payload has its own
+    version, so a burst of check-ins leaves the alerts alone. Cache keys carry the schema, so the
+    schema is captured now: the connection may be elsewhere when the transaction commits."""
     schema = connection.schema_name
 
     def bump() -> None:
+        from .selectors import forget_local_copies
+
         with schema_context(schema):
-            cache.add(PUBLIC_VERSION_KEY, 0, timeout=None)
-            cache.incr(PUBLIC_VERSION_KEY)
+            cache.set(public_version_key(name), new_public_version(), timeout=None)
+        forget_local_copies(schema, name)  # this process reads its own change at once; others within a recheck
 
     transaction.on_commit(bump)
 
@@ -87,7 +99,7 @@ def shelters_import(*, data: bytes, acting_user: User | None = None) -> ImportRe
             report.updated += 1
         audit_record(actor=acting_user, action="shelters.imported",
                      data={"created": report.created, "updated": report.updated, "unchanged": report.unchanged})
-        public_views_changed()
+        public_views_changed(PUBLIC_LIST)
     return report
 
 
@@ -111,7 +123,7 @@ def disaster_close(*, disaster: Disaster, acting_user: User) -> Disaster:
     disaster.closed_at, disaster.closed_by = now, acting_user
     disaster.save(update_fields=["closed_at", "closed_by"])
     audit_record(actor=acting_user, action="disaster.closed", target=disaster)
-    public_views_changed()
+    public_views_changed(PUBLIC_LIST)
     return disaster
 
 
@@ -131,7 +143,7 @@ def shelter_open(*, disaster: Disaster, shelter: Shelter, acting_user: User) -> 
     except IntegrityError:  # opened concurrently by someone else
         raise ApiError("shelter_open_for_other_disaster", status_code=409) from None
     audit_record(actor=acting_user, action="shelter.opened", target=shelter, data={"disaster_id": disaster.pk})
-    public_views_changed()
+    public_views_changed(PUBLIC_LIST)
     return opening
 
 
@@ -144,7 +156,7 @@ def shelter_close(*, disaster: Disaster, shelter: Shelter, acting_user: User) ->
     opening.closed_at, opening.closed_by = timezone.now(), acting_user
     opening.save(update_fields=["closed_at", "closed_by"])
     audit_record(actor=acting_user, action="shelter.closed", target=shelter, data={"disaster_id": disaster.pk})
-    public_views_changed()
+    public_views_changed(PUBLIC_LIST)
     return opening
 
 
@@ -171,8 +183,11 @@ def _normalized_name(name: str) -> str:
     return "".join(unicodedata.normalize("NFKC", name).split())
 
 
-def open_opening_for(shelter: Shelter) -> ShelterOpening:
-    opening = ShelterOpening.objects.filter(shelter=shelter, closed_at__isnull=True).first()
+def open_opening_for(shelter: Shelter, *, lock: bool = False) -> ShelterOpening:
+    """The shelter's current opening (409 when closed); with `lock`, row-locked until the transaction
+    ends (a concurrent close waits, and a lock that had to wait re-reads the row: still open?)."""
+    openings = ShelterOpening.objects.filter(shelter=shelter, closed_at__isnull=True).order_by()
+    opening = next(iter(openings.select_for_update() if lock else openings), None)  # at most one is open
     if opening is None:
         raise ApiError("shelter_not_open", status_code=409)
     return opening
@@ -185,9 +200,13 @@ def _present_matches(evacuees: list[Evacuee]) -> dict[int, CheckIn]:
     births = {e.birth_date for e in evacuees if not e.citizen_ref and e.birth_date is not None}
     if not refs and not births:
         return {}
-    present = list(CheckIn.objects.filter(checked_out_at__isnull=True, opening__closed_at__isnull=True)
-                   .filter(Q(citizen_ref__in=refs) | Q(birth_date__in=births, source=CheckIn.Source.MANUAL))
-                   .select_related("opening"))
+    same_person = Q()
+    if refs:
+        same_person |= Q(citizen_ref__in=refs)
+    if births:
+        same_person |= Q(birth_date__in=births, source=CheckIn.Source.MANUAL)
+    present = list(CheckIn.objects.filter(same_person, checked_out_at__isnull=True, opening__closed_at__isnull=True)
+                   .order_by())
     matches = {}
     for index, evacuee in enumerate(evacuees):
         for candidate in present:
@@ -216,8 +235,7 @@ def shelter_check_in(*, shelter: Shelter, evacuees: list[Evacuee], acting_user: 
     added twice; someone present in another open shelter is added and flagged for staff."""
     if not evacuees:
         raise ApiError("validation_error", fields={"evacuees": ["避難者がいません。 / No evacuee given."]})
-    opening = open_opening_for(shelter)
-    ShelterOpening.objects.select_for_update().filter(pk=opening.pk).first()  # serialise per shelter
+    opening = open_opening_for(shelter, lock=True)  # check-ins at one shelter are serialised
     now = timezone.now()
     household_id = None
     created: list[CheckIn] = []
@@ -253,12 +271,14 @@ def shelter_check_in(*, shelter: Shelter, evacuees: list[Evacuee], acting_user: 
         audit_record(actor=acting_user, action="shelter.check_in", target=shelter,
                      data={"check_in_ids": [c.pk for c in created], "household_id": str(household_id),
                            "sources": sorted({c.source for c in created})})
-        public_views_changed()
-        with_account = [c.pk for c in created if c.resident_id]
-        if with_account:
+        public_views_changed(PUBLIC_LIST)
+        residents = {c.resident_id for c in created if c.resident_id}
+        # A task only for residents with someone to tell: during a surge most evacuees have no
+        # confirmed contact, and one EXISTS is far cheaper than a broker message and a worker run.
+        if residents and EmergencyContact.objects.filter(user_id__in=residents, confirmed_at__isnull=False).exists():
             from .tasks import send_family_notices
 
-            enqueue_on_commit(send_family_notices, with_account)
+            enqueue_on_commit(send_family_notices, [c.pk for c in created if c.resident_id])
     return CheckInResult(str(household_id), created, already)
 
 
@@ -279,7 +299,7 @@ def shelter_check_out(*, shelter: Shelter, check_in_ids: list[int], acting_user:
     if changed:
         audit_record(actor=acting_user, action="shelter.check_out", target=shelter,
                      data={"check_in_ids": [c.pk for c in changed]})
-        public_views_changed()
+        public_views_changed(PUBLIC_LIST)
     return check_ins
 
 
@@ -294,10 +314,9 @@ def idempotent_response(*, scope: str, key: str, payload: bytes, compute) -> tup
         record = IdempotencyRecord.objects.select_for_update().filter(scope=scope, key=key).first()
         if record is None:
             status, body = compute()
-            try:
-                with transaction.atomic():
-                    IdempotencyRecord.objects.create(scope=scope, key=key, request_hash=request_hash,
-                                                     status_code=status, response=body)
+            try:  # no savepoint: on a conflict the whole transaction is rolled back anyway
+                IdempotencyRecord.objects.create(scope=scope, key=key, request_hash=request_hash,
+                                                 status_code=status, response=body)
             except IntegrityError:  # a concurrent retry won: this transaction's work is rolled back
                 raise ApiError("idempotency_conflict", status_code=409) from None
             return status, body
@@ -397,7 +416,7 @@ def alert_receive(*, document: bytes, acting_user: User | None) -> AlertResult:
         old.save(update_fields=["is_active", "superseded_by"])
     audit_record(actor=acting_user, action="alert.received", target=alert,
                  data={"identifier": alert.identifier, "msg_type": alert.msg_type})
-    public_views_changed()
+    public_views_changed(PUBLIC_ALERTS)
     if alert.is_active and alert.status == "Actual" and alert.scope == "Public":
         from .tasks import push_alert
 

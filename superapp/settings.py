@@ -94,6 +94,8 @@ TENANT_HOST_CACHE_SECONDS = int(os.environ.get("TENANT_HOST_CACHE_SECONDS", "30"
 MIDDLEWARE = [
     "superapp.middleware.MunicipalityMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Anonymous GETs of the public shelter list and active alerts stop here (disaster surge).
+    "shelters.middleware.PublicReadsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -392,6 +394,10 @@ CITIZEN_ID_VERIFY_ROLES = {
     "event": ["shelter_staff", "disaster_staff", "community_moderator"],
     "counter": ["municipality_admin"],
 }
+# --- Shelters -------------------------------------------------------------------------------------
+# Each process re-reads the version of the public shelter list / active alerts from Redis at most this
+# often (seconds); a change shows up everywhere within it, and at once in the process that made it.
+SHELTERS_PUBLIC_RECHECK_SECONDS = float(os.environ.get("SHELTERS_PUBLIC_RECHECK_SECONDS", "0.2"))
 # --- Mini-apps: launch tokens for external mini-apps (see miniapps/sso.py) ------------------------
 MINIAPPS_LAUNCH_TOKEN_TTL_SECONDS = int(os.environ.get("MINIAPPS_LAUNCH_TOKEN_TTL_SECONDS", "300"))
 # Encrypts the stored signing keys. Set it in production: the SECRET_KEY fallback means rotating

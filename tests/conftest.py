@@ -63,8 +63,12 @@ def kanzaki(tenants_pair, db) -> TenantFixture:
 
 @pytest.fixture(autouse=True)
 def _reset_schema_and_cache():
-    """Every test starts on the public schema with this worker's Redis keys gone (throttles, lockouts)."""
+    """Every test starts on the public schema with this worker's Redis keys gone (throttles, lockouts),
+    and with them the process's copies of the public shelter payloads (see shelters.selectors)."""
+    from shelters.selectors import forget_local_copies
+
     _flush_worker_keys()
+    forget_local_copies()
     yield
     connection.set_schema_to_public()
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -67,16 +68,36 @@ def _coordinate(request, name: str, low: float, high: float) -> float | None:
     return value
 
 
-def _shelter_list_body(request) -> bytes:
+_ACCEPTS_GZIP = re.compile(r"\bgzip\b")
+
+
+def public_payload_response(request, payload: selectors.PublicPayload) -> HttpResponse:
+    """The pre-rendered JSON, gzipped when the client accepts it (the apps' HTTP stacks do)."""
+    if _ACCEPTS_GZIP.search(request.META.get("HTTP_ACCEPT_ENCODING", "")):
+        response = HttpResponse(payload.body_gzip, content_type="application/json")
+        response["Content-Encoding"] = "gzip"
+    else:
+        response = HttpResponse(payload.body, content_type="application/json")
+    response["Vary"] = "Accept-Encoding"
+    response["Content-Length"] = str(len(response.content))  # CommonMiddleware's job, skipped here
+    return response
+
+
+def _shelter_list_response(request) -> HttpResponse:
     lat = _coordinate(request, "lat", -90, 90)
     lng = _coordinate(request, "lng", -180, 180)
     if (lat is None) != (lng is None):
         raise ApiError("validation_error", fields={"lat" if lat is None else "lng": [
             "lat と lng は両方指定してください。 / Give both lat and lng."]})
-    body = selectors.shelter_public_list_json()
+    payload = selectors.shelter_public_list()
     if lat is None:
-        return body
-    return json.dumps(selectors.shelters_near(json.loads(body), lat=lat, lng=lng), ensure_ascii=False).encode()
+        return public_payload_response(request, payload)
+    rows = selectors.shelters_near(json.loads(payload.body), lat=lat, lng=lng)
+    return HttpResponse(json.dumps(rows, ensure_ascii=False).encode(), content_type="application/json")
+
+
+def _active_alerts_response(request) -> HttpResponse:
+    return public_payload_response(request, selectors.active_alerts())
 
 
 class ShelterListApi(APIView):
@@ -88,7 +109,7 @@ class ShelterListApi(APIView):
     @extend_schema(parameters=[OpenApiParameter("lat", float), OpenApiParameter("lng", float)],
                    responses=inline_serializer("ShelterPublic", SHELTER_PUBLIC_FIELDS, many=True), tags=["shelters"])
     def get(self, request):
-        return HttpResponse(_shelter_list_body(request), content_type="application/json")
+        return _shelter_list_response(request)
 
 
 class ActiveAlertsApi(APIView):
@@ -96,19 +117,20 @@ class ActiveAlertsApi(APIView):
 
     @extend_schema(responses=inline_serializer("ActiveAlert", ALERT_FIELDS, many=True), tags=["alerts"])
     def get(self, request):
-        return HttpResponse(selectors.active_alerts_json(), content_type="application/json")
+        return _active_alerts_response(request)
 
 
-def anonymous_fast_path(api_view: type[APIView], body):
+def anonymous_fast_path(api_view: type[APIView], respond):
     """During a disaster these two reads carry the surge. An anonymous GET skips DRF's request cycle
     (the payload is already rendered JSON); anything else — a token to check, another method —
-    goes through the DRF view, so a foreign token still gets its 401."""
+    goes through the DRF view, so a foreign token still gets its 401. See also
+    shelters.middleware, which answers the same anonymous GETs before most of the middleware."""
     drf_view = api_view.as_view()
 
     def view(request, *args, **kwargs):
-        if request.method == "GET" and "HTTP_AUTHORIZATION" not in request.META:
+        if is_anonymous_get(request):
             try:
-                return HttpResponse(body(request), content_type="application/json")
+                return respond(request)
             except ApiError as exc:
                 return error_response(exc.code, exc.status_code, message=exc.message, message_en=exc.message_en,
                                       fields=exc.fields)
@@ -119,8 +141,12 @@ def anonymous_fast_path(api_view: type[APIView], body):
     return view
 
 
-shelter_list_view = anonymous_fast_path(ShelterListApi, _shelter_list_body)
-active_alerts_view = anonymous_fast_path(ActiveAlertsApi, lambda request: selectors.active_alerts_json())
+def is_anonymous_get(request) -> bool:
+    return request.method == "GET" and "HTTP_AUTHORIZATION" not in request.META
+
+
+shelter_list_view = anonymous_fast_path(ShelterListApi, _shelter_list_response)
+active_alerts_view = anonymous_fast_path(ActiveAlertsApi, _active_alerts_response)
 
 
 class EvacuationSpaceCsvApi(APIView):

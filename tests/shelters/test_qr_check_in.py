@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.models import AuditEvent
 from shelters.models import CheckIn
+from tests.base import assert_num_queries
 from tests.citizen_id.conftest import KANZAKI_CARD, SAGA_CARD, enrolled
 from tests.shelters.test_operations import _check_in
 
@@ -97,3 +98,27 @@ def test_offline_batch_accepts_a_qr_valid_when_scanned(saga, jpki, flood, saga_s
     late["checked_in_at"] = (timezone.now() - dt.timedelta(hours=100)).isoformat()
     rejected = staff.post(url, {"items": [late]}, format="json").json()["results"]
     assert rejected[0]["status"] == "rejected" and rejected[0]["error"]["code"] == "qr_expired"
+
+
+def test_qr_check_in_query_count(saga, jpki, flood, saga_shelters):
+    enrolled(saga, jpki, SAGA_CARD)
+    staff = saga.client("shelter_staff")
+    staff.get(f"/api/v1/staff/shelters/{saga_shelters[0].pk}/evacuees/")  # the token's last-use stamp
+    token = _fresh_qr(saga)
+    # search_path, token, roles, shelter; savepoint (the test's transaction), idempotency record;
+    # the scan: citizen ID, audit row; savepoint, opening (locked), duplicate lookup, check-in, audit
+    # row, whether anyone is to be told, release; idempotency record, release.
+    with assert_num_queries(17):
+        assert _check_in(staff, saga_shelters[0].pk, {"qr_token": token}).status_code == 201
+
+
+def test_qr_check_in_of_a_resident_without_confirmed_contacts_sends_no_task(
+        saga, jpki, flood, saga_shelters, django_capture_on_commit_callbacks):
+    enrolled(saga, jpki, SAGA_CARD)
+    with django_capture_on_commit_callbacks(execute=True):  # a contact, not confirmed yet
+        saga.client("resident").put("/api/v1/me/emergency-contacts/",
+                                    {"contacts": [{"email": "family@example.jp"}]}, format="json")
+    token = _fresh_qr(saga)
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert _check_in(saga.client("shelter_staff"), saga_shelters[0].pk, {"qr_token": token}).status_code == 201
+    assert len(callbacks) == 1  # the public list's version only: no family-notice task to queue
