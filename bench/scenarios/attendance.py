@@ -19,7 +19,10 @@ day so the cut-off never refuses it); a duplicate would be a 409 and counted as 
 Data lives in a temporary municipality `bench_attendance` (code in prefecture 99), dropped after.
 Knobs: BENCH_ATT_SCHOOLS (50), BENCH_ATT_CLASSES (1 per school), BENCH_ATT_CLASS_SIZE (20),
 BENCH_ATT_RATE (70). 50 × 1 × 20 = 1,000 guardians keeps the seeding to about a minute;
-BENCH_ATT_CLASSES=12 BENCH_ATT_CLASS_SIZE=34 gives Saga's 20,000.
+BENCH_ATT_CLASSES=12 BENCH_ATT_CLASS_SIZE=34 gives Saga's 20,000. BENCH_ATT_THREADS (1) runs both
+servers with gthread workers of that many threads: `BENCH_WORKERS=3 BENCH_ATT_THREADS=4` is the
+production layout (Dockerfile, docker-compose.yml), where a request waiting on PostgreSQL leaves
+the CPU to another (the default, 2 sync workers, is the other scenarios' layout).
 """
 from __future__ import annotations
 
@@ -279,6 +282,9 @@ def run(ctx: lib.Context) -> dict:
     classes = ctx.env_int("BENCH_ATT_CLASSES", 1)
     size = ctx.env_int("BENCH_ATT_CLASS_SIZE", 20)
     rate = ctx.env_int("BENCH_ATT_RATE", 70)
+    threads = ctx.env_int("BENCH_ATT_THREADS", 1)
+    server_layout = (f"{ctx.workers} sync workers" if threads == 1
+                     else f"{ctx.workers} gthread workers × {threads} threads")
     data = _seed(ctx, schools=schools, classes=classes, size=size)
     reports = _Reports(data, first_day_offset=1)
     get_lines = [f"GET\t{token}\t/api/v1/staff/attendance/classes/{class_id}/" for token, class_id in data["class_tokens"]]
@@ -289,10 +295,10 @@ def run(ctx: lib.Context) -> dict:
         with contextlib.ExitStack() as stack:
             floor = stack.enter_context(ctx.gunicorn(FLOOR_APP, env={"DJANGO_SETTINGS_MODULE": "bench.floor.settings",
                                                                      "BENCH_FLOOR_MIDDLEWARE": "none"},
-                                                     ready_path="/floor/", host=HOST))
+                                                     ready_path="/floor/", host=HOST, threads=threads))
             project = stack.enter_context(ctx.gunicorn(PROJECT_APP, env={"DJANGO_SETTINGS_MODULE": "superapp.settings"},
-                                                       ready_path="/api/v1/districts/", host=HOST))
-            ctx.log(f"floor on :{floor.port}, project on :{project.port} ({ctx.workers} sync workers each)")
+                                                       ready_path="/api/v1/districts/", host=HOST, threads=threads))
+            ctx.log(f"floor on :{floor.port}, project on :{project.port} ({server_layout} each)")
             # Warm-up: every worker opens its connection and imports lazily.
             lib.wrk(floor.port, "/floor/", host=HOST, seconds=1, warmup_seconds=0, threads=ctx.wrk_threads,
                     connections=ctx.wrk_connections)
@@ -363,14 +369,14 @@ def run(ctx: lib.Context) -> dict:
                  f"{paced['POST']['errors'] or 'none'}, paced lists {paced['GET']['errors'] or 'none'} "
                  f"(status code, or the client's exception when no answer came within 30 s). Reports stored: {stored}.")
     notes.append(f"Per report, one worker spends about {1000 * ctx.workers / max(by_name['post']['rps'], 0.001):.0f} ms "
-                 f"(closed loop, {ctx.workers} workers) against {1000 * ctx.workers / max(by_name['floor']['rps'], 0.001):.1f} ms "
+                 f"(closed loop, {server_layout}) against {1000 * ctx.workers / max(by_name['floor']['rps'], 0.001):.1f} ms "
                  "for the floor; the machine's load average is in the results file.")
     notes.append(f"{len(data['guardians'])} guardians, {len(data['class_tokens'])} classes of {size}; "
                  "each POST is a unique (child, day); each GET is a whole class list (constant query count).")
     return {
         "parameters": {"schools": schools, "classes_per_school": classes, "class_size": size,
                        "guardians": len(data["guardians"]), "target_rate": rate, "seconds": ctx.seconds,
-                       "rounds": ctx.rounds, "gunicorn": f"{ctx.workers} sync workers",
+                       "rounds": ctx.rounds, "gunicorn": server_layout,
                        "wrk": f"{ctx.wrk_threads} threads, {ctx.wrk_connections} connections"},
         "tables": [{
             "title": "School attendance morning rush (same machine, same gunicorn workers)",

@@ -383,9 +383,16 @@ def _lock_class(class_id: int) -> SchoolClass:
 def report_create(*, guardian: User, student_id: int, type: str, reason_id: int, start_date: date,
                   end_date: date | None = None, symptoms: list[str] | None = None, temperature: float | None = None,
                   expected_time: time | None = None, note: str = "") -> AbsenceReport:
-    student = access_child(guardian=guardian, student_id=student_id)
-    school = student.school
     start, end = start_date, end_date or start_date
+    # One statement finds the guardian's child, its school and its class that school year, and locks
+    # the class: every write to one class's reports (and so to its counts) happens one after another.
+    enrollment = (Enrollment.objects.select_for_update(of=("school_class",))
+                  .select_related("student__school", "school_class__school_year")
+                  .filter(student_id=student_id, student__guardian_links__guardian=guardian,
+                          school_year__fiscal_year=fiscal_year_of(start)).first())
+    # Not enrolled that year: the same 404 as "not your child" unless it is, then the input's errors.
+    student = enrollment.student if enrollment else access_child(guardian=guardian, student_id=student_id)
+    school = student.school
     symptoms = list(dict.fromkeys(symptoms or []))
     note = note.strip()
     now = now_local()
@@ -394,12 +401,9 @@ def report_create(*, guardian: User, student_id: int, type: str, reason_id: int,
                                temperature=temperature, expected_time=expected_time, note=note, today=today)
     if start <= today <= end and _after_cutoff(school, today, now):
         raise _cutoff_error(school)
-    # The child's class that school year, locked: every write to one class's reports (and so to its
-    # counts) happens one after another.
-    school_class = (SchoolClass.objects.select_for_update(of=("self",)).select_related("school_year")
-                    .filter(enrollments__student=student, school_year__fiscal_year=fiscal_year_of(start)).first())
-    if school_class is None:
+    if enrollment is None:
         raise ApiError("attendance_not_enrolled")
+    school_class = enrollment.school_class
     clash = (AbsenceReport.objects.filter(student=student, status__in=ACTIVE_STATUSES, start_date__lte=end,
                                           end_date__gte=start, type__in=_CONFLICTS[ReportType(type)])
              .values_list("pk", flat=True).first())
