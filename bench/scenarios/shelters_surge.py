@@ -177,7 +177,8 @@ def _cancel_bench_alerts(staff) -> None:
     from shelters.models import Alert
     from shelters.services import alert_receive
 
-    active = list(Alert.objects.filter(is_active=True, identifier__startswith="bench-", sender="bench@bench-surge.example"))
+    active = list(Alert.objects.filter(is_active=True, identifier__startswith="bench-",
+                                       sender="bench@bench-surge.example"))
     if active:
         references = " ".join(f"{a.sender},{a.identifier},{a.sent.isoformat()}" for a in active)
         alert_receive(document=CAP_CANCEL_TEMPLATE.format(n=uuid.uuid4().hex[:12], references=references).encode(),
