@@ -537,7 +537,8 @@ def run(ctx: lib.Context) -> dict:
                         qr_cpu["qr"].append((cpu.app_seconds, cpu.db_seconds))
                     line = (f"round {round_index + 1}/{rounds} {name}: {check_ins.requests_per_s:,.0f} check-ins/s, "
                             f"p50 {check_ins.p50_ms:.1f} ms, p99 {check_ins.p99_ms:.1f} ms, errors "
-                            f"{check_ins.error_count}; in the database {in_db['rows']} rows, {in_db['citizens']} citizens")
+                            f"{check_ins.error_count}; in the database {in_db['rows']} rows, "
+                            f"{in_db['citizens']} citizens")
                     if name == "qr":
                         line += (f"; CPU per check-in: server {cpu.app_seconds / max(check_ins.requests, 1) * 1e3:.1f}"
                                  f" ms, PostgreSQL {cpu.db_seconds / max(check_ins.requests, 1) * 1e3:.1f} ms")
@@ -579,8 +580,10 @@ def run(ctx: lib.Context) -> dict:
                 "flagged": sum(r["flagged"] for r in runs), "created_per_round": runs}
 
     qr_rows = [
-        _row("floor", f"floor: constant JSON, plain Django ({qr_connections} connections)", qr["floor"], qr_cpu["floor"]),
-        _row("qr", f"POST check-ins/ with a QR, {qr_connections} connections", qr["qr"], qr_cpu["qr"], **db_figures("qr")),
+        _row("floor", f"floor: constant JSON, plain Django ({qr_connections} connections)", qr["floor"],
+             qr_cpu["floor"]),
+        _row("qr", f"POST check-ins/ with a QR, {qr_connections} connections", qr["qr"], qr_cpu["qr"],
+             **db_figures("qr")),
         _row("qr_polled", f"  same, while {poll_connections} residents poll list + alerts", qr["qr_polled"],
              **db_figures("qr_polled")),
         _row("polling", "  the residents' GETs meanwhile (list, alerts alternately)", qr["polling"]),
@@ -674,7 +677,8 @@ def run(ctx: lib.Context) -> dict:
             "'×floor per round' divides each round's rate by the floor's in the same round (rows run back to "
             "back) and takes the median: steadier than the ratio of the medians when the load moves.",
             f"Knobs: BENCH_SURGE_SECONDS ({seconds}; the issue's figure is 60), BENCH_SURGE_CONNECTIONS, "
-            "BENCH_SURGE_CHECKINS_PER_S, BENCH_SURGE_DESKS, BENCH_SURGE_ROUNDS, BENCH_QR_SECONDS, BENCH_QR_CONNECTIONS, "
+            "BENCH_SURGE_CHECKINS_PER_S, BENCH_SURGE_DESKS, BENCH_SURGE_ROUNDS, BENCH_QR_SECONDS, "
+            "BENCH_QR_CONNECTIONS, "
             "BENCH_QR_POLL_CONNECTIONS, BENCH_SURGE_CITIZENS, BENCH_QR_SERVICE_CHECKINS, BENCH_SURGE_THREADS.",
         ],
     }
