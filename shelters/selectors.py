@@ -97,6 +97,11 @@ def cached_public(name: str, build) -> PublicPayload:
     stale = shared if isinstance(shared, PublicPayload) else (local.payload if local else None)
     if not cache.add(lock_key, 1, timeout=REBUILD_LOCK_SECONDS):
         if stale is not None:
+            # Someone is rebuilding: serve the previous copy, and keep serving it without asking
+            # Redis again until the next recheck (while check-ins keep arriving, the version is
+            # almost always ahead of the shared copy; three round trips per read cost more than
+            # the rest of the request).
+            _local_copies[local_key] = _LocalCopy(stale, checked_at)
             return stale
         rows, valid_until = build()  # nobody has a copy yet: answer without caching
         return _render(rows, "", valid_until)

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
+from unittest import mock
 
 import pytest
 from django.conf import settings
 from django.core.cache import cache
 
+from shelters import selectors
 from shelters.services import public_version_key
 from tests.base import TenantApiClient, assert_num_queries
 from tests.shelters.test_operations import PERSON, _check_in
@@ -97,3 +100,24 @@ def test_check_ins_leave_the_alerts_payload_alone(saga, flood, saga_shelters, se
         public.get("/api/v1/alerts/active/")
     with assert_num_queries(3):  # search_path, openings with their counts, shelters
         public.get("/api/v1/shelters/")
+
+
+def test_while_another_process_rebuilds_the_previous_copy_is_served_until_the_next_recheck(
+        saga, flood, saga_shelters, settings):
+    settings.SHELTERS_PUBLIC_RECHECK_SECONDS = 0.5
+    client = saga.client()
+    before = client.get("/api/v1/shelters/").json()
+    with saga.schema():
+        cache.set(public_version_key("list"), "changed-elsewhere", timeout=None)
+        cache.set("shelters:public:list:lock", 1, timeout=60)  # another process is rebuilding
+    time.sleep(0.6)
+    with assert_num_queries(0):  # rechecked: the version moved, but the rebuild is someone else's
+        assert client.get("/api/v1/shelters/").json() == before
+    with mock.patch.object(selectors.cache, "get", wraps=selectors.cache.get) as redis_get:
+        assert client.get("/api/v1/shelters/").json() == before
+    assert redis_get.call_count == 0  # until the next recheck the previous copy is served from memory
+    settings.SHELTERS_PUBLIC_RECHECK_SECONDS = 0
+    with saga.schema():
+        cache.delete("shelters:public:list:lock")
+    with assert_num_queries(3):  # next recheck: rebuilt for the new version
+        client.get("/api/v1/shelters/")
