@@ -13,6 +13,10 @@ class StrictCharField(serializers.CharField):
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("not_a_string")
+        # The published schema's maxLength counts what the client sent; DRF would measure it only
+        # after trimming whitespace (including U+0085 and other Unicode spaces), accepting more.
+        if self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
         return super().to_internal_value(data)
 
 
